@@ -1,0 +1,15 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The public benchmark data (../shared/data by default; TL_DATA_DIR overrides). Tests that read it fail
+    loudly when it is absent: CI always has it beside the clone."""
+    path = Path(os.environ.get("TL_DATA_DIR", REPO.parent / "shared" / "data"))
+    assert path.is_dir(), f"benchmark data not found at {path}; set TL_DATA_DIR"
+    return path
