@@ -9,23 +9,46 @@ from tl_plugin.taxonomy import CATEGORIES, Category, classify_feedback
 
 # (call, feedback, category), from TL-Training Table 14. Every tool is in the list but google_search.
 TABLE_14 = [
-    ("get_cryptocurrency_categories", {"apikey": "k"},
-     "HTTPSConnectionPool(host='api.coinranking.com', port=443): Max retries exceeded with url: /v2/coins",
-     "tool_instability"),
-    ("get_exchange_rate", {"from_currency": "EUR", "to_currency": "GBP"},
-     "Invalid API call. Currency codes might be invalid.", "tool_instability"),
-    ("google_trends_search", {"query": "school", "data_type": "related_topics"},
-     "The function cannot be executed successfully with the given parameters for the reason: 400 Client Error: "
-     "Bad Request for url: https://serpapi.com/search", "tool_instability"),
+    (
+        "get_cryptocurrency_categories",
+        {"apikey": "k"},
+        "HTTPSConnectionPool(host='api.coinranking.com', port=443): Max retries exceeded with url: /v2/coins",
+        "tool_instability",
+    ),
+    (
+        "get_exchange_rate",
+        {"from_currency": "EUR", "to_currency": "GBP"},
+        "Invalid API call. Currency codes might be invalid.",
+        "tool_instability",
+    ),
+    (
+        "google_trends_search",
+        {"query": "school", "data_type": "related_topics"},
+        "The function cannot be executed successfully with the given parameters for the reason: 400 Client Error: "
+        "Bad Request for url: https://serpapi.com/search",
+        "tool_instability",
+    ),
     ("search_word", {"api_key": "", "letterPattern": "a*b*c"}, '{"error": "connection error."}', "tool_instability"),
     ("search_country", {"query": "IN", "key": "code"}, '{"error": "Response error."}', "tool_call_failure"),
     ("google_search", {"query": "weather"}, '{"error": "Response error."}', "tool_hallucination"),
-    ("get_news_headlines", {"api_key": "k", "q": "ai", "sortBy": "date", "pageSize": 5},
-     "get_news_headlines() got an unexpected keyword argument 'sortBy'", "parameter_hallucination"),
-    ("forecast", {"q": "London", "days": "7", "api_key": "k"},
-     "forecast missing 1 required positional argument: aqi", "parameter_missing"),
-    ("analyze_scan", {"website": "www.mywebsite.com"},
-     '{"error": "recent-scan-not-found", "text": "Recently completed scan for www.mywebsite.com not found"}', "other"),
+    (
+        "get_news_headlines",
+        {"api_key": "k", "q": "ai", "sortBy": "date", "pageSize": 5},
+        "get_news_headlines() got an unexpected keyword argument 'sortBy'",
+        "parameter_hallucination",
+    ),
+    (
+        "forecast",
+        {"q": "London", "days": "7", "api_key": "k"},
+        "forecast missing 1 required positional argument: aqi",
+        "parameter_missing",
+    ),
+    (
+        "analyze_scan",
+        {"website": "www.mywebsite.com"},
+        '{"error": "recent-scan-not-found", "text": "Recently completed scan for www.mywebsite.com not found"}',
+        "other",
+    ),
     ("search_word", {}, "name 'linguistic_analysis' is not defined", "tool_hallucination"),
     ("search_word", {}, "'>=' not supported between instances of 'str' and 'int'", "parameter_invalid"),
 ]
@@ -58,9 +81,17 @@ def test_key_error_on_a_callers_value_is_an_invalid_value():
 
 def test_de_and_ce_split():
     assert {c.value for c in Category if c.is_documentation_error} == {
-        "tool_hallucination", "parameter_hallucination", "parameter_missing"}
+        "tool_hallucination",
+        "parameter_hallucination",
+        "parameter_missing",
+    }
     assert {c.value for c in Category if c.is_call_error} == {
-        "format_error", "parameter_invalid", "tool_call_failure", "tool_instability", "other"}
+        "format_error",
+        "parameter_invalid",
+        "tool_call_failure",
+        "tool_instability",
+        "other",
+    }
     assert not Category.OK.is_error and len(CATEGORIES) == 9
 
 
