@@ -54,7 +54,7 @@ _BMP = "".join(chr(c) for c in itertools.chain([9, 10, 13], range(0x20, 0xD800),
 class ToolUseEnv(gym.Env[str, str]):
     """Multi-turn tool use. `reset(seed, options={"task_index": i} or {"task": Task | dict})`, `step(text)`."""
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(
         self,

@@ -13,3 +13,38 @@ def data_dir() -> Path:
     path = Path(os.environ.get("TL_DATA_DIR", REPO.parent / "shared" / "data"))
     assert path.is_dir(), f"benchmark data not found at {path}; set TL_DATA_DIR"
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def loopback_tool_server():
+    """A real `tl-tool-server` process on a free loopback port: yields (url, process); killed afterwards."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tool_server", "--port", str(port)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "tool server did not start"
+        time.sleep(0.2)
+    yield url, process
+    process.kill()
+    process.wait()

@@ -1,0 +1,153 @@
+"""ToolUse-v0: the gymnasium contract, vector envs, every terminal state and every error category."""
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import SyncVectorEnv
+
+import envs  # noqa: F401  (registers ToolUse-v0)
+from envs.tasks import Task, builtin_tasks, check_answer
+from envs.tool_use import REWARDS, ToolUseEnv
+from tool_server import Catalog, ToolServer, builtin_catalog
+
+WEATHER = next(t for t in builtin_tasks() if t.query.startswith("What is the temperature in Paris"))
+
+
+def weather_env(**kwargs) -> ToolUseEnv:
+    env = ToolUseEnv([WEATHER], **kwargs)
+    env.reset(seed=0)
+    return env
+
+
+def test_check_env_and_registration():
+    check_env(gym.make("ToolUse-v0").unwrapped)
+    assert isinstance(gym.make("envs:ToolUse-v0", prompt_format="react").unwrapped, ToolUseEnv)
+
+
+def test_builtin_suite():
+    tasks = builtin_tasks()
+    assert len(tasks) >= 300 and len({t.id for t in tasks}) == len(tasks)
+    assert sum(len(t.gold_calls) > 1 for t in tasks) >= 50
+    forecast = next(t for t in tasks if t.gold_calls[0]["name"] == "get_weather_forecast")
+    assert {"get_weather_current", "get_weather_history"} <= {tool["name"] for tool in forecast.tools}
+
+
+def test_sync_vector_env_runs_100_steps():
+    vector = SyncVectorEnv([lambda: gym.make("ToolUse-v0") for _ in range(8)])
+    observations, _ = vector.reset(seed=0)
+    assert len(observations) == 8 and all(isinstance(o, str) for o in observations)
+    actions = ['get_weather_current(city="Paris")', 'finish(answer="18")', "not a call (", "[f(]"]
+    for i in range(100):
+        observations, rewards, terminated, truncated, _ = vector.step(tuple(actions[(i + j) % 4] for j in range(8)))
+        assert rewards.shape == (8,) and all(-2 <= r <= 1 for r in rewards)
+    vector.close()
+
+
+@pytest.mark.parametrize("fmt", ["python", "react", "qwen"])
+def test_success_in_every_prompt_format(fmt):
+    env = weather_env(prompt_format=fmt)
+    calls = {
+        "python": ('get_weather_current(city="Paris")', 'finish(answer="It is 18.0 degrees")'),
+        "react": (
+            'Thought: look\nAction: get_weather_current\nAction Input: {"city": "Paris"}',
+            'Thought: done\nAction: finish\nAction Input: {"answer": "18.0 C"}',
+        ),
+        "qwen": (
+            '<tool_call>\n{"name": "get_weather_current", "arguments": {"city": "Paris"}}\n</tool_call>',
+            "It is 18 degrees in Paris.",
+        ),
+    }[fmt]
+    observation, reward, terminated, truncated, info = env.step(calls[0])
+    assert (reward, terminated, info["categories"]) == (0.0, False, ["ok"])
+    assert '"temperature": 18.0' in observation and "get_weather_current" in observation
+    observation, reward, terminated, truncated, info = env.step(calls[1])
+    assert (reward, terminated, truncated) == (1.0, True, False)
+
+
+def test_wrong_answer_and_turn_limit():
+    env = weather_env()
+    assert env.step('finish(answer="25 degrees")')[1:3] == (-1.0, True)
+    env = weather_env(max_turns=3)
+    outcomes = [env.step('get_weather_current(city="Paris")')[1:4] for _ in range(3)]
+    assert outcomes == [(0.0, False, False), (0.0, False, False), (0.0, False, True)]
+
+
+def test_gold_calls_without_answer():
+    task = Task(
+        "calls-only",
+        "note it",
+        builtin_catalog().schemas(["add_note"]),
+        gold_calls=[{"name": "add_note", "arguments": {"title": "a", "body": "b"}}],
+    )
+    env = ToolUseEnv([task])
+    env.reset(seed=0)
+    assert env.step('finish(answer="done")')[1] == -1.0
+    env.reset(seed=0)
+    env.step('add_note(title="a", body="b")')
+    assert env.step('finish(answer="done")')[1] == 1.0
+
+
+def buggy_tool(city: str) -> dict:
+    """A tool with a bug.
+
+    Args:
+        city: City name.
+    """
+    raise KeyError("internal")
+
+
+ERROR_ACTIONS = {
+    "format_error": 'get_weather_current(city="Paris"',
+    "tool_hallucination": 'get_weather_now(city="Paris")',
+    "parameter_hallucination": 'get_weather_current(city="Paris", country="FR")',
+    "parameter_missing": 'get_weather_current(units="metric")',
+    "parameter_invalid": 'get_weather_current(city="Paris", units="kelvin")',
+    "tool_call_failure": 'get_weather_current(city="Atlantis")',
+    "other": 'buggy_tool(city="Paris")',
+}
+
+
+@pytest.mark.parametrize("category", sorted(ERROR_ACTIONS) + ["tool_instability"])
+def test_every_error_category(category):
+    catalog = Catalog([*builtin_catalog().by_name.values(), *Catalog.from_functions([buggy_tool]).by_name.values()])
+    server = ToolServer(catalog)
+    task = Task("t", WEATHER.query, [*WEATHER.tools, *catalog.schemas(["buggy_tool"])], WEATHER.gold_calls, "18")
+    env = ToolUseEnv([task], server=server, fault_rate=1.0 if category == "tool_instability" else 0.0)
+    env.reset(seed=0)
+    action = ERROR_ACTIONS.get(category, 'get_weather_current(city="Paris")')
+    observation, reward, terminated, truncated, info = env.step(action)
+    assert info["categories"] == [category] and not terminated
+    assert reward == REWARDS[category]
+    assert info["de"] == (category in ("tool_hallucination", "parameter_hallucination", "parameter_missing"))
+    assert info["ce"] == (not info["de"])
+    assert info["messages"][-1]["role"] == "tool" and info["messages"][-1]["content"] in observation
+
+
+def test_parallel_calls_and_ask_to_user():
+    env = weather_env(prompt_format="qwen")
+    two = (
+        '<tool_call>{"name": "get_weather_current", "arguments": {"city": "Paris"}}</tool_call>\n'
+        '<tool_call>{"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 9}}</tool_call>'
+    )
+    _, reward, _, _, info = env.step(two)
+    assert info["categories"] == ["ok", "parameter_invalid"] and reward == REWARDS["parameter_invalid"]
+    _, reward, terminated, _, info = env.step(
+        '<tool_call>{"name": "ask_to_user", "arguments": {"question": "Celsius?"}}</tool_call>'
+    )
+    assert (reward, terminated, info["categories"]) == (0.0, False, ["ok"])
+
+
+def test_check_answer():
+    assert check_answer("18.0", "It is 18 degrees") and not check_answer("18.0", "It is 19 degrees")
+    assert check_answer("1,234", "1234") is False  # expected answers are written without separators
+    assert check_answer("1234", "about 1,234 people") and check_answer("gato", "It is 'Gato'.")
+
+
+def test_chat_template_format_uses_the_tokenizers_template():
+    from tiny import train_tokenizer
+
+    tokenizer = train_tokenizer("bpe")
+    env = weather_env(prompt_format="chat_template", tokenizer=tokenizer)
+    observation, *_ = env.step('get_weather_current(city="Paris")')
+    full = [{"role": "system", "content": env.messages[0]["content"]}, *env.messages[1:]]
+    assert observation == tokenizer.apply_chat_template(full, tokenize=False, add_generation_prompt=True)

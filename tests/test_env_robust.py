@@ -1,0 +1,76 @@
+"""ToolUse-v0 against real standalone servers (one killed mid-episode) and against arbitrary model text."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from envs.tasks import builtin_tasks
+from envs.tool_use import ToolUseEnv
+
+TASKS = builtin_tasks()
+WEATHER = next(t for t in TASKS if t.query.startswith("What is the temperature in Paris"))
+
+
+def test_env_over_http_then_server_killed(loopback_tool_server):
+    url, process = loopback_tool_server
+    env = ToolUseEnv([WEATHER], server=url)
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step('get_weather_current(city="Paris")')
+    assert (reward, info["categories"]) == (0.0, ["ok"])
+    assert json.loads(info["messages"][-1]["content"])["temperature"] == 18.0
+    _, _, _, _, info = env.step('get_weather_current(city="Paris", units="kelvin")')
+    assert info["categories"] == ["parameter_invalid"]
+
+    process.kill()
+    process.wait()
+    observation, reward, terminated, truncated, info = env.step('get_weather_current(city="Paris")')
+    assert info["categories"] == ["tool_instability"] and reward == 0.0 and not terminated
+    assert "Max retries exceeded" in info["messages"][-1]["content"]
+    _, reward, terminated, _, _ = env.step('finish(answer="18.0")')  # the episode goes on to its end
+    assert (reward, terminated) == (1.0, True)
+    env.close()
+
+
+def test_round_robin_over_several_urls(loopback_tool_server):
+    url, _ = loopback_tool_server
+    env = ToolUseEnv([WEATHER], server=[url, "http://127.0.0.1:9"])  # the second is a closed port
+    env.reset(seed=0)
+    categories = [env.step('get_weather_current(city="Paris")')[4]["categories"][0] for _ in range(4)]
+    assert categories == ["ok", "tool_instability", "ok", "tool_instability"]
+
+
+NAMES = sorted({tool["name"] for task in TASKS for tool in task.tools}) + ["finish", "ask_to_user", "nope"]
+call_like = st.builds(
+    lambda name, args, fmt: {
+        "python": f"{name}({args})",
+        "react": f"Action: {name}\nAction Input: {args}",
+        "qwen": f'<tool_call>{{"name": "{name}", "arguments": {args}}}</tool_call>',
+    }[fmt],
+    st.sampled_from(NAMES),
+    st.one_of(
+        st.text(max_size=40),
+        st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=3).map(json.dumps),
+    ),
+    st.sampled_from(["python", "react", "qwen"]),
+)
+
+
+@settings(max_examples=1250, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.integers(0, len(TASKS) - 1),
+    st.sampled_from(["python", "react", "qwen"]),
+    st.lists(st.text(max_size=200) | call_like, min_size=8, max_size=8),
+)
+def test_arbitrary_actions_never_raise_and_rewards_stay_in_bounds(index, fmt, actions):
+    """1,250 episodes of 8 actions: 10,000 random actions."""
+    env = ENVS[fmt]
+    env.reset(options={"task_index": index})
+    for action in actions:
+        observation, reward, terminated, truncated, info = env.step(action)
+        assert -2.0 <= reward <= 1.0 and isinstance(observation, str)
+        if terminated or truncated:
+            env.reset(options={"task_index": index})
+
+
+ENVS = {fmt: ToolUseEnv(TASKS, prompt_format=fmt) for fmt in ["python", "react", "qwen"]}
