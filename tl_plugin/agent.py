@@ -63,6 +63,9 @@ class AgentInstance(AgentInstanceBase):
 
     async def step(self, states: dict, **kwargs) -> dict:
         action = states["action_text"]
+        eos = self.tokenizer.eos_token
+        if eos and action.endswith(eos):  # vLLM keeps special tokens in the text when skip_special_tokens=False
+            action = action[: -len(eos)]
         _, reward, terminated, truncated, info = self.env.step(action)
         self.turn_errors.append(any(c != "ok" and c != "tool_instability" for c in info["categories"]))
         done = terminated or truncated
