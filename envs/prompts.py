@@ -3,17 +3,13 @@
 Formats: "python" (TL-CodeLLaMA-2, the paper's Appendix B: tools as Python signatures with docstrings,
 `name(arg=value)` calls), "react" (ToolLLaMA / RoTBench / ToolEyes: Thought, Action, Action Input), "qwen"
 (ChatML with `<tool_call>` blocks), and "chat_template" (any Hugging Face tokenizer's own chat template). Each
-format is a system prompt written from the tool list plus a Jinja chat layout, so the built-in formats and a
-tokenizer's template go through one path: messages -> text.
+format is a system prompt written from the tool list plus a chat layout: messages -> text.
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
-
-import jinja2
 
 FORMATS = ("python", "react", "qwen", "chat_template")
 
@@ -80,23 +76,37 @@ def system_prompt(tools: list[dict], fmt: str) -> str:
     )
 
 
-# Chat layouts. Tool feedback is shown as the role the format's training data used for it.
-_LAYOUTS = {
-    "python": "{% for m in messages %}{{ {'system': 'System', 'user': 'User', 'assistant': 'Assistant', 'tool': "
-    "'Output'}[m['role']] + ': ' + m['content'] }}{% if not loop.last %}\n{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}\nAssistant:{% endif %}",
-    "react": "{% for m in messages %}{% if m['role'] == 'tool' %}Observation: {{ m['content'] }}\n{% else %}"
-    "{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}Assistant: {% endif %}",
-    "qwen": "{% for m in messages %}{% if m['role'] == 'tool' %}<|im_start|>user\n<tool_response>\n{{ m['content'] }}"
-    "\n</tool_response><|im_end|>\n{% else %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
+# Chat layouts: how each role's message is written, and the prompt that asks for the next assistant turn. Tool
+# feedback is shown as the role the format's training data used for it. Layouts are per message, so a
+# conversation's text grows by appending (the env renders each step in constant time).
+_LAYOUTS: dict[str, tuple[dict[str, str], str]] = {
+    "python": (
+        {"system": "System: {}\n", "user": "User: {}\n", "assistant": "Assistant: {}\n", "tool": "Output: {}\n"},
+        "Assistant:",
+    ),
+    "react": (
+        {"system": "System: {}\n", "user": "User: {}\n", "assistant": "Assistant: {}\n", "tool": "Observation: {}\n"},
+        "Assistant: ",
+    ),
+    "qwen": (
+        {
+            "system": "<|im_start|>system\n{}<|im_end|>\n",
+            "user": "<|im_start|>user\n{}<|im_end|>\n",
+            "assistant": "<|im_start|>assistant\n{}<|im_end|>\n",
+            "tool": "<|im_start|>user\n<tool_response>\n{}\n</tool_response><|im_end|>\n",
+        },
+        "<|im_start|>assistant\n",
+    ),
 }
 
 
-@cache
-def _layout(fmt: str) -> jinja2.Template:
-    return jinja2.Environment(keep_trailing_newline=True).from_string(_LAYOUTS[fmt])
+def message_text(message: dict[str, Any], fmt: str) -> str:
+    """One message as a built-in format writes it."""
+    return _LAYOUTS[fmt][0][message["role"]].format(message["content"])
+
+
+def generation_prompt(fmt: str) -> str:
+    return _LAYOUTS[fmt][1]
 
 
 def render(messages: list[dict[str, Any]], fmt: str, tokenizer: Any = None, add_generation_prompt: bool = True) -> str:
@@ -108,4 +118,5 @@ def render(messages: list[dict[str, Any]], fmt: str, tokenizer: Any = None, add_
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
     if fmt not in _LAYOUTS:
         raise ValueError(f"unknown prompt format {fmt!r}; choose one of {FORMATS}")
-    return _layout(fmt).render(messages=messages, add_generation_prompt=add_generation_prompt)
+    text = "".join(message_text(m, fmt) for m in messages)
+    return text + generation_prompt(fmt) if add_generation_prompt else text

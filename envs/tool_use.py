@@ -25,7 +25,7 @@ import gymnasium as gym
 import httpx
 from gymnasium import spaces
 
-from envs.prompts import FORMATS, render, system_prompt
+from envs.prompts import FORMATS, generation_prompt, message_text, render, system_prompt
 from envs.tasks import Task, builtin_tasks, check_answer, load_tasks
 from tl_plugin.parsing import ToolCall, parse
 from tl_plugin.taxonomy import INSTABILITY_MESSAGES, Category, undefined_tool_message
@@ -87,6 +87,7 @@ class ToolUseEnv(gym.Env[str, str]):
             self.server, self.urls = None, [server] if isinstance(server, str) else list(server)
             self._http = httpx.Client(timeout=http_timeout_s)
         self._url_turn = 0
+        self._system_prompts: dict[int, str] = {}
         self.observation_space = spaces.Text(max_length=MAX_TEXT, min_length=0, charset=_BMP)
         self.action_space = spaces.Text(max_length=4096, min_length=0)
         self.task: Task = self.tasks[0]
@@ -95,27 +96,26 @@ class ToolUseEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
         options = options or {}
+        index = None
         if "task" in options:
             task = options["task"]
             self.task = task if isinstance(task, Task) else Task.from_dict(task)
-        elif "task_index" in options:
-            self.task = self.tasks[int(options["task_index"]) % len(self.tasks)]
         else:
-            self.task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+            index = int(options.get("task_index", self.np_random.integers(len(self.tasks)))) % len(self.tasks)
+            self.task = self.tasks[index]
         self.session = uuid.uuid4().hex
         self.turn, self.successful_calls = 0, []
         self.tool_names = {t["name"] for t in self.task.tools}
-        self.messages = [
-            {"role": "system", "content": system_prompt(self.task.tools, self.prompt_format)},
-            {"role": "user", "content": self.task.query},
-        ]
+        self.messages, self._text = [], ""
+        self._append("system", self._system_prompt(index))
+        self._append("user", self.task.query)
         self.category_counts = dict.fromkeys(REWARDS, 0)
         return self._observation(), self._info(calls=[], categories=[])
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         text = action if isinstance(action, str) else str(action)
         self.turn += 1
-        self.messages.append({"role": "assistant", "content": text})
+        self._append("assistant", text)
         parsed = parse(text)
         terminated, answer = False, None
         if parsed.error is not None:
@@ -133,7 +133,7 @@ class ToolUseEnv(gym.Env[str, str]):
         if terminated:
             reward = self._task_reward(answer)
         for message in feedback:
-            self.messages.append({"role": "tool", "content": message})
+            self._append("tool", message)
         truncated = not terminated and self.turn >= self.max_turns
         info = self._info(calls=[c.as_dict() for c in parsed.calls], categories=categories)
         info.update(answer=answer, task_reward=reward if terminated else None)
@@ -148,7 +148,23 @@ class ToolUseEnv(gym.Env[str, str]):
 
     # ---------------------------------------------------------------- internals
     def _observation(self) -> str:
-        return render(self.messages, self.prompt_format, self.tokenizer)
+        if self.prompt_format == "chat_template":
+            return render(self.messages, self.prompt_format, self.tokenizer)
+        return self._text + generation_prompt(self.prompt_format)
+
+    def _append(self, role: str, content: str) -> None:
+        message = {"role": role, "content": content}
+        self.messages.append(message)
+        if self.prompt_format != "chat_template":  # built-in layouts grow by appending
+            self._text += message_text(message, self.prompt_format)
+
+    def _system_prompt(self, index: int | None) -> str:
+        """Written once per task of the env's list (the tool documentation is the costly part of a reset)."""
+        if index is None:
+            return system_prompt(self.task.tools, self.prompt_format)
+        if index not in self._system_prompts:
+            self._system_prompts[index] = system_prompt(self.task.tools, self.prompt_format)
+        return self._system_prompts[index]
 
     def _info(self, calls: list[dict], categories: list[Category]) -> dict[str, Any]:
         return {

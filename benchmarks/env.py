@@ -1,0 +1,95 @@
+"""ToolUse-v0 steps/s, in-process and over HTTP, against raw tool-server calls of the same tool in the same run.
+
+    python -m benchmarks.env [--seconds 3]
+
+Each env step parses the model's text, calls the tool server, appends the feedback and renders the observation;
+episodes are reset every 8 steps (the paper's turn budget is 9). Target: in-process env >= 0.5x raw calls/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import httpx
+
+from envs.tasks import builtin_tasks
+from envs.tool_use import ToolUseEnv
+from tool_server import ToolServer
+
+ACTION = 'get_weather_forecast(city="Paris", days=2)'
+CALL = {"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 2}}
+
+
+def rate(step, seconds: float) -> float:
+    """Calls of `step()` per second over `seconds` (after a short warm-up)."""
+    for _ in range(50):
+        step()
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(50):
+            step()
+        count += 50
+    return count / elapsed
+
+
+def env_stepper(env: ToolUseEnv):
+    env.reset(options={"task_index": 0})
+    turns = [0]
+
+    def step():
+        env.step(ACTION)
+        turns[0] += 1
+        if turns[0] % 8 == 0:
+            env.reset(options={"task_index": 0})
+
+    return step
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    port = 18000 + int(time.time()) % 1000
+    process = subprocess.Popen([sys.executable, "-m", "tool_server", "--port", str(port)], stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/health", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("tool server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    task = next(t for t in builtin_tasks() if t.gold_calls[0] == CALL)
+    server = ToolServer()
+    raw = rate(lambda: server.call(CALL["name"], CALL["arguments"], session="bench"), args.seconds)
+    in_process = {
+        fmt: rate(env_stepper(ToolUseEnv([task], prompt_format=fmt, server=server)), args.seconds)
+        for fmt in ("python", "react", "qwen")
+    }
+    process, url = start_server()
+    try:
+        with httpx.Client() as client:
+            raw_http = rate(lambda: client.post(url + "/call", json={**CALL, "session": "bench"}).json(), args.seconds)
+        env = ToolUseEnv([task], server=url)
+        over_http = rate(env_stepper(env), args.seconds)
+        env.close()
+    finally:
+        process.kill()
+    print(f"{'what':<34}{'steps/s':>10}{'ratio':>8}")
+    print(f"{'raw ToolServer.call (baseline)':<34}{raw:>10.0f}{1:>8.2f}")
+    for fmt, value in in_process.items():
+        print(f"{'env in-process, ' + fmt:<34}{value:>10.0f}{value / raw:>8.2f}")
+    print(f"{'raw POST /call over HTTP':<34}{raw_http:>10.0f}{raw_http / raw:>8.2f}")
+    print(f"{'env over HTTP, python':<34}{over_http:>10.0f}{over_http / raw_http:>8.2f}  (vs raw HTTP)")
+    worst = min(in_process.values()) / raw
+    print(f"in-process env / raw calls: {worst:.2f}x (target >= 0.5x): {'met' if worst >= 0.5 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
