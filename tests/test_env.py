@@ -1,5 +1,7 @@
 """ToolUse-v0: the gymnasium contract, vector envs, every terminal state and every error category."""
 
+import json
+
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -151,3 +153,19 @@ def test_chat_template_format_uses_the_tokenizers_template():
     observation, *_ = env.step('get_weather_current(city="Paris")')
     full = [{"role": "system", "content": env.messages[0]["content"]}, *env.messages[1:]]
     assert observation == tokenizer.apply_chat_template(full, tokenize=False, add_generation_prompt=True)
+
+
+def test_tooleyes_queries_with_their_catalog_folders(data_dir):
+    from envs.tasks import tooleyes_tasks
+    from tool_server import load_catalog
+
+    tasks = tooleyes_tasks(data_dir)
+    assert len(tasks) == 382 and all(t.tools and t.toolset for t in tasks)
+    env = ToolUseEnv(tasks, prompt_format="react", server=ToolServer(load_catalog(data_dir / "tooleyes/catalog")))
+    observation, info = env.reset(options={"task_index": 0})
+    tool = info["tools"][0]
+    required = tool["parameters"].get("required", [])
+    arguments = json.dumps({key: "8" for key in required})
+    _, reward, _, _, info = env.step(f"Thought: try\nAction: {tool['name']}\nAction Input: {arguments}")
+    assert info["categories"] == ["ok"] and reward == 0.0
+    assert env.task.query in observation
