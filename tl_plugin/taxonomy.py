@@ -79,6 +79,10 @@ def call_failure_message(reason: str) -> str:
     return json.dumps({"error": "Response error.", "detail": reason})
 
 
+# A tool that crashed for a reason of its own: like the paper's "recent-scan-not-found" row, a JSON error that
+# names no known cause, so it classifies as `other`. The exception goes into the feedback's details, not here.
+CRASH_MESSAGE = json.dumps({"error": "internal-error", "text": "the tool stopped unexpectedly"})
+
 INSTABILITY_MESSAGES: dict[str, str] = {
     "timeout": "HTTPSConnectionPool(host='api.{tool}.com', port=443): Read timed out. (read timeout=10)",
     "connection_error": "HTTPSConnectionPool(host='api.{tool}.com', port=443): Max retries exceeded with url: "

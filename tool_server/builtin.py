@@ -651,7 +651,7 @@ SCHEMA_EXTRAS: dict[str, dict[str, dict]] = {
     "get_square_root": {"x": {"minimum": 0}},
     "get_factorial": {"n": {"minimum": 0, "maximum": 20}},
     "get_statistics": {"numbers": {"minItems": 1}},
-    "is_prime": {"n": {"minimum": 1}},
+    "is_prime": {"n": {"minimum": 1, "maximum": 10**12}},  # trial division: bounded so a call stays fast
     "search_web": {"max_results": {"minimum": 1, "maximum": 10}},
     "search_news": {"max_results": {"minimum": 1, "maximum": 10}},
 }

@@ -1,0 +1,83 @@
+"""`tl-demo`: start `tl-tool-server` in a subprocess, then play a scripted episode against it over HTTP.
+
+The episode shows a success and one feedback of every error category of the taxonomy, each as the server sends
+it. Exit status 0 only when every category was seen.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tl_plugin.taxonomy import CATEGORIES
+
+# (what the step shows, request body as JSON text): the same calls a model makes, right and wrong.
+EPISODE = [
+    ("a correct call", {"name": "get_weather_current", "arguments": {"city": "Paris"}}),
+    ("a stateful tool, in a session", {"name": "add_todo", "arguments": {"title": "pack"}, "session": "demo"}),
+    ("the state is kept", {"name": "list_todos", "arguments": {}, "session": "demo"}),
+    ("arguments that are not an object", {"name": "get_weather_current", "arguments": "city=Paris"}),
+    ("a tool that does not exist", {"name": "get_weather", "arguments": {"city": "Paris"}}),
+    ("an argument the tool does not have", {"name": "get_weather_current", "arguments": {"city": "Paris", "day": 1}}),
+    ("a required argument left out", {"name": "get_weather_forecast", "arguments": {"days": 3}}),
+    ("a value out of range", {"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 10}}),
+    ("a value of the wrong type", {"name": "get_factorial", "arguments": {"n": "five"}}),
+    ("a well-formed call the tool cannot satisfy", {"name": "get_weather_current", "arguments": {"city": "Atlantis"}}),
+    (
+        "an unstable service (injected)",
+        {"name": "get_stock_price", "arguments": {"symbol": "ACME"}, "faults": {"instability_rate": 1.0}},
+    ),
+    ("a tool that crashes", {"name": "add_days_to_date", "arguments": {"date": "2024-06-03", "days": 10**9}}),
+]
+
+
+def main() -> int:
+    """Run the episode; returns (and exits with) 0 when every category was seen, 1 otherwise."""
+    with socket.socket() as probe:  # a free loopback port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "tool_server", "--port", str(port)])
+    base = f"http://127.0.0.1:{port}"
+    seen = set()
+    try:
+        with httpx.Client(base_url=base, timeout=10.0) as http:
+            _wait_for_health(http, server)
+            tools = http.get("/tools").json()
+            print(f"tl-tool-server on {base}: {len(tools)} tools, e.g. {', '.join(t['name'] for t in tools[:4])} ...")
+            steps = [(what, json.dumps(body)) for what, body in EPISODE]
+            steps.append(("a body that is not JSON", '{"name": "get_weather_current", "arguments": {"city": '))
+            for what, body in steps:
+                response = http.post("/call", content=body, headers={"Content-Type": "application/json"})
+                feedback = response.json()
+                category = "ok" if feedback.get("ok") else feedback["category"]
+                seen.add(category)
+                shown = json.dumps(feedback["output"]) if feedback.get("ok") else feedback["message"]
+                print(f"\n{what}: POST /call {body}\n  -> HTTP {response.status_code} [{category}] {shown}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    missing = [c for c in CATEGORIES if c not in seen]
+    print(f"\ncategories seen: {len(seen)}/{len(CATEGORIES)}" + (f"; missing: {missing}" if missing else ""))
+    return 1 if missing else 0
+
+
+def _wait_for_health(http: httpx.Client, server: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"tl-tool-server exited with status {server.returncode}")
+        try:
+            if http.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"tl-tool-server did not answer /health within {timeout_s} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
