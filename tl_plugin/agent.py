@@ -17,6 +17,7 @@ Settings are read once, when OpenRLHF loads this file (its executor takes no arg
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import os
 
@@ -31,8 +32,13 @@ MAX_TURNS = int(os.environ.get("TL_AGENT_MAX_TURNS", "9"))
 FAULT_RATE = float(os.environ.get("TL_AGENT_FAULT_RATE", "0"))
 SERVER_URLS = [u for u in os.environ.get("TL_AGENT_SERVER_URLS", "").split(",") if u]
 MASK_ERRORS = os.environ.get("TL_AGENT_MASK_ERRORS", "0") == "1"
-_SHARED_SERVER = None if SERVER_URLS else ToolServer()  # one embedded server; sessions keep episodes apart
 _episode_turns: contextvars.ContextVar[list] = contextvars.ContextVar("tl_episode_turns")
+
+
+@functools.cache
+def _shared_server() -> ToolServer:
+    """One embedded tool server for all episodes of this process; sessions keep their states apart."""
+    return ToolServer()
 
 
 class AgentInstance(AgentInstanceBase):
@@ -53,7 +59,7 @@ class AgentInstance(AgentInstanceBase):
             [task],
             prompt_format="chat_template",
             tokenizer=self.tokenizer,
-            server=SERVER_URLS or _SHARED_SERVER,
+            server=SERVER_URLS or _shared_server(),
             max_turns=MAX_TURNS,
             fault_rate=FAULT_RATE,
             render_mode="ansi",
@@ -123,3 +129,8 @@ def mask_error_turns(action_ranges: list[tuple[int, int]], turn_errors: list[boo
     """Drop the action ranges of erroneous turns; keep the last range when every turn failed."""
     kept = [r for r, error in zip(action_ranges, turn_errors) if not error]
     return kept or action_ranges[-1:]
+
+
+def main() -> None:
+    """`tl-agent-path`: print this file's path, for `--train.agent_func_path "$(tl-agent-path)"`."""
+    print(os.path.abspath(__file__))
