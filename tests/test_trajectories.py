@@ -1,0 +1,181 @@
+"""Converters into the internal trajectory format: kept / masked / dropped, with reasons, nothing silent."""
+
+import json
+
+from tl_plugin.parsing import parse
+from tl_plugin.taxonomy import Category
+from tl_plugin.trajectories import call_categories, convert, read_records, write_jsonl
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def openai_record(arguments='{"city": "Paris"}'):
+    return {
+        "tools": [{"type": "function", "function": WEATHER}],
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "1", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "1", "content": '{"temp": 18}'},
+            {"role": "assistant", "content": [{"type": "text", "text": "18 degrees."}]},
+        ],
+    }
+
+
+def test_openai_chat():
+    broken = openai_record('{"city": ')
+    samples, report = convert(
+        [openai_record(), broken, {"messages": [{"role": "critic", "content": ""}]}, {}], "openai"
+    )
+    assert report.kept == 1 and report.masked == 0
+    assert report.dropped == {
+        "tool call arguments are not a JSON object": 1,
+        "unknown role 'critic'": 1,
+        "malformed record (KeyError: 'messages')": 1,
+    }
+    assert report.notes == {"tool list written into the system message": 1}
+    sample = samples[0]
+    assert sample["tools"] == [WEATHER]
+    system, _, call, tool, answer = sample["messages"]
+    assert (
+        system["content"].startswith("Be brief.\n\nYou can call these tools:\n")
+        and '"get_weather"' in system["content"]
+    )
+    assert call["tool_calls"] == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert parse(call["content"]).calls[0].as_dict() == call["tool_calls"][0]  # the text says the same call
+    assert call["content"].startswith("<tool_call>")
+    assert tool == {"role": "tool", "content": '{"temp": 18}'} and answer["content"] == "18 degrees."
+    assert "tool_calls" not in answer
+    assert "dropped 1: unknown role 'critic'" in str(report)
+
+
+def test_sharegpt_with_function_call_turns():
+    record = {
+        "tools": json.dumps([WEATHER]),
+        "conversations": [
+            {"from": "human", "value": "Weather in Pariss?"},
+            {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"town": "Pariss"}}'},
+            {"from": "observation", "value": "get_weather() got an unexpected keyword argument 'town'"},
+            {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},
+            {"from": "observation", "value": '{"temp": 18}'},
+            {"from": "gpt", "value": "18 degrees."},
+        ],
+    }
+    samples, report = convert(
+        [record, {"conversations": [{"from": "narrator", "value": "x"}]}], "sharegpt", call_format="python"
+    )
+    assert (report.kept, report.masked, dict(report.dropped)) == (1, 1, {"unknown speaker 'narrator'": 1})
+    messages = samples[0]["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert messages[1]["content"] == "get_weather(town='Pariss')"
+    assert [c.value for *_, c in call_categories(samples[0])] == ["parameter_hallucination", "ok"]
+
+
+def test_rotbench(data_dir):
+    records = read_records(data_dir / "rotbench" / "third_turn_clean.json")
+    samples, report = convert(records, "rotbench")
+    assert (report.kept, sum(report.dropped.values())) == (70, 0)
+    assert report.notes == {"assistant turn with several acceptable answers: kept the first": 70}
+    first = samples[0]
+    assert [t["name"] for t in first["tools"]] == [
+        "get_translation_nllb",
+        "get_translation_baidu",
+        "ask_to_user",
+        "finish",
+    ]
+    assert first["messages"][-1]["content"] == records[0]["conversations"][-1]["value"][0]
+    assert first["messages"][2]["tool_calls"][0]["name"] == "get_translation_nllb"
+
+
+def test_tooleyes_queries_have_no_assistant_turn_and_say_so(data_dir):
+    records = read_records(data_dir / "tooleyes" / "queries" / "queries_with_prompts.json")
+    samples, report = convert(records, "tooleyes")
+    assert samples == [] and report.dropped == {"no assistant turn": 382}
+
+
+PAPER_SYSTEM = (
+    'Function:\ndef random_advice():\n    """\n    Returns a random advice slip as a slip object.\n    """\n\n'
+    'Function:\ndef search_advice(query: string, limit: integer = None):\n    """\n    Search advice slips.\n\n'
+    '    Args:\n    query (string): The search query provided.\n    limit (integer): At most this many.\n    """\n\n'
+    'Function:\ndef finish(answer: str):\n    """\n    Finish the task and give your answer.\n    """\n\n'
+)
+
+
+def test_paper_repository_format():
+    record = {
+        "id": "x",
+        "conversations": [
+            {"role": "System", "content": PAPER_SYSTEM},
+            {"role": "User", "content": "Could you give me some advice about 'love'?"},
+            {"role": "Assistant", "content": "search_advice(query = 'love') "},
+            {"role": "Output", "content": '{"slips": ["..."]}'},
+            {"role": "Assistant", "content": "finish(answer='Love is patient.')"},
+        ],
+    }
+    unreadable = {
+        "conversations": [
+            {"role": "system", "content": PAPER_SYSTEM},
+            {"role": "assistant", "content": "search_advice(query="},
+        ]
+    }
+    no_tools = {"conversations": [{"role": "assistant", "content": "finish(answer='x')"}]}
+    samples, report = convert([record, unreadable, no_tools], "paper")
+    assert report.kept == 1 and report.dropped == {
+        "assistant turn is not a readable call (python format)": 1,
+        "no tool list in the system message": 1,
+    }
+    tools = {t["name"]: t for t in samples[0]["tools"]}
+    assert list(tools) == ["random_advice", "search_advice", "finish"]
+    assert tools["search_advice"]["parameters"] == {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"type": "string", "description": "The search query provided."},
+            "limit": {"type": "integer", "description": "At most this many."},
+        },
+    }
+    assert tools["finish"]["parameters"]["properties"]["answer"]["type"] == "string"
+    assert [m["role"] for m in samples[0]["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
+    assert [c.value for *_, c in call_categories(samples[0])] == ["ok", "ok"]
+
+
+def test_call_categories_pairs_parallel_calls_with_their_answers():
+    sample = {
+        "tools": [WEATHER],
+        "messages": [
+            {
+                "role": "assistant",
+                "content": "...",
+                "tool_calls": [
+                    {"name": "get_weather", "arguments": {"city": "Paris"}},
+                    {"name": "get_weather", "arguments": {}},
+                    {"name": "get_wether", "arguments": {"city": "Rome"}},
+                ],
+            },
+            {"role": "tool", "content": '{"temp": 18}'},
+            {"role": "tool", "content": "get_weather() missing 1 required positional argument: 'city'"},
+            {"role": "assistant", "content": "...", "tool_calls": [{"name": "finish", "arguments": {}}]},
+        ],
+    }
+    assert [(i, c) for i, _, c in call_categories(sample)] == [
+        (0, Category.OK),
+        (0, Category.PARAMETER_MISSING),
+        (0, Category.TOOL_HALLUCINATION),
+        (3, Category.TOOL_HALLUCINATION),
+    ]  # nothing answers the last two: judged on the name alone
+
+
+def test_jsonl_round_trip(tmp_path):
+    samples, _ = convert([openai_record()], "openai")
+    write_jsonl(tmp_path / "s.jsonl", samples)
+    assert read_records(tmp_path / "s.jsonl") == samples

@@ -1,0 +1,118 @@
+"""`tl-data`: the training-data tools.
+
+tl-data convert SOURCE IN OUT [--call-format F]   public data (openai, tooleyes, rotbench, sharegpt, paper) ->
+                                                  internal JSONL; prints kept / masked / dropped with reasons
+tl-data stats FILE [--png OUT.png]                share of calls per error category (the paper's Figure 1)
+tl-data synth --out FILE [--n N] [--error-rate R] [--seed S] [--prompt-format F]
+                                                  scripted-agent trajectories with injected mistakes
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from tl_plugin.taxonomy import CATEGORIES, Category
+from tl_plugin.trajectories import CONVERTERS, call_categories, convert, read_records, write_jsonl
+
+
+def category_counts(samples: Iterable[dict]) -> Counter:
+    """Calls per category value over all structured tool calls of the samples (tl_plugin.trajectories)."""
+    return Counter(category.value for sample in samples for *_, category in call_categories(sample))
+
+
+def stats_table(counts: Counter) -> str:
+    """The category table: calls and share of all calls, every category of the taxonomy, then DE / CE totals."""
+    total = sum(counts.values()) or 1
+    rows = [f"{'category':<26}{'calls':>8}{'share':>9}"]
+    rows += [f"{c:<26}{counts[c]:>8}{counts[c] / total:>9.1%}" for c in CATEGORIES]
+    de = sum(n for c, n in counts.items() if Category(c).is_documentation_error)
+    ce = sum(n for c, n in counts.items() if Category(c).is_call_error)
+    rows += [
+        f"{label:<26}{n:>8}{n / total:>9.1%}"
+        for label, n in [
+            ("documentation errors (DE)", de),
+            ("call errors (CE)", ce),
+            ("all calls", sum(counts.values())),
+        ]
+    ]
+    return "\n".join(rows)
+
+
+def stats_png(counts: Counter, path: str | Path, title: str) -> None:
+    """A bar chart of the share of calls per category (matplotlib, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    total = sum(counts.values()) or 1
+    shares = [100 * counts[c] / total for c in CATEGORIES]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bars = ax.barh(
+        CATEGORIES[::-1], shares[::-1], color=["tab:green" if c == "ok" else "tab:red" for c in CATEGORIES[::-1]]
+    )
+    ax.bar_label(bars, labels=[f"{s:.1f}%" for s in shares[::-1]], padding=3)
+    ax.set_xlabel("share of tool calls (%)")
+    ax.set_xlim(0, max(shares + [1]) * 1.15)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `tl-data`."""
+    parser = argparse.ArgumentParser(prog="tl-data", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("convert", help="public tool-use data -> internal JSONL")
+    p.add_argument("source", choices=sorted(CONVERTERS))
+    p.add_argument("input", help=".json (a list) or .jsonl file")
+    p.add_argument("output", help="internal JSONL to write")
+    p.add_argument(
+        "--call-format",
+        default="tool_call",
+        choices=["python", "react", "json", "tool_call"],
+        help="how openai/sharegpt structured calls are written into the assistant text",
+    )
+    p = sub.add_parser("stats", help="share of calls per error category (the paper's Figure 1)")
+    p.add_argument("file", help="internal JSONL")
+    p.add_argument("--png", help="also write the chart to this PNG")
+    p = sub.add_parser("synth", help="scripted-agent trajectories with injected mistakes")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n", type=int, default=1217)
+    p.add_argument("--error-rate", type=float, default=0.17)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompt-format", default="python", choices=["python", "react", "qwen", "chat_template"])
+    args = parser.parse_args(argv)
+    if args.command == "synth" and not 0.0 <= args.error_rate < 0.5:
+        parser.error("--error-rate must be in [0, 0.5): at most one mistake precedes each correct call")
+
+    if args.command == "convert":
+        options = {} if args.source == "paper" else {"call_format": args.call_format}
+        samples, report = convert(read_records(args.input), args.source, **options)
+        write_jsonl(args.output, samples)
+        print(f"{args.input} -> {args.output}: {report}")
+    elif args.command == "stats":
+        counts = category_counts(read_records(args.file))
+        print(stats_table(counts))
+        if args.png:
+            stats_png(counts, args.png, f"Tool calls per category: {Path(args.file).name}")
+            print(f"wrote {args.png}")
+    else:
+        from tl_plugin.synth import synth  # needs the tool server and the env's tasks
+
+        samples = synth(args.n, args.error_rate, args.seed, args.prompt_format)
+        write_jsonl(args.out, samples)
+        counts = category_counts(samples)
+        errors = sum(n for c, n in counts.items() if c != "ok")
+        print(
+            f"wrote {len(samples)} trajectories to {args.out}: {sum(counts.values())} calls, {errors} mistakes "
+            f"({errors / max(sum(counts.values()), 1):.1%}): {dict(sorted(counts.items()))}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Per-token loss weights for tool-use SFT: MAE and PKT (TL-Training, Sections 3.1 and 3.2), in a registry.
+
+A transform sees one assistant turn of a tokenized trajectory (`Turn`) and multiplies the weights of its tokens in
+place; transforms run in the order asked for, and since they multiply, order does not change the result.
+- "mae": a turn whose tool call the feedback marks as erroneous gets weight 0. It stays in the context: the model
+  still reads the mistake and the feedback that follows, it is only never trained to write it.
+- "pkt": the key tokens of each call (the first token of the tool name, and every token at which the name diverges
+  from another tool name in the sample's tool list sharing its prefix) get CLIP(|NK|/|K|, 1, wmax), NK being the
+  other tokens of the turn. Key tokens are found through character offsets, so any tokenizer works.
+Register your own with `@register("name")`; `weighted_ranges` applies them to a whole trajectory.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from tl_plugin.taxonomy import Category, tool_names
+from tl_plugin.trajectories import call_categories
+
+
+@dataclass
+class Turn:
+    """One assistant message of a trajectory as it lands in the token sequence.
+
+    weights: the loss weight of each token of the turn (OpenRLHF's range of that message), 1.0 to start with;
+    transforms edit it in place. token_of(i): the index into `weights` of the token holding character i of
+    `message["content"]` (i may be len(content): the token right after it), or None when that character is not in
+    the turn (the template rewrote the content, or truncation cut it)."""
+
+    message: dict
+    categories: list[Category]  # one per entry of message["tool_calls"], from the feedback that follows
+    tool_names: list[str]  # the names in the sample's tool list: PKT's candidates
+    weights: list[float]
+    token_of: Callable[[int], int | None]
+
+
+Transform = Callable[..., None]  # transform(turn: Turn, **options) -> None
+TRANSFORMS: dict[str, Transform] = {}
+
+
+def register(name: str) -> Callable[[Transform], Transform]:
+    """Decorator adding a transform to the registry under `name` (ToolSFTDataset and --tl.transform use it)."""
+
+    def add(fn: Transform) -> Transform:
+        TRANSFORMS[name] = fn
+        return fn
+
+    return add
+
+
+@register("mae")
+def mae(turn: Turn) -> None:
+    """Masking of erroneous calls: weight 0 for a turn with a call its feedback marks as an error."""
+    if any(category.is_error for category in turn.categories):
+        turn.weights[:] = [0.0] * len(turn.weights)
+
+
+@register("pkt")
+def pkt(turn: Turn, wmax: float = 9.0) -> None:
+    """Prioritised key tokens: CLIP(|NK|/|K|, 1, wmax) on the key tokens of the turn's calls, 1 elsewhere."""
+    calls = turn.message.get("tool_calls") or []
+    keys = set()
+    for call, start in zip(calls, name_offsets(turn.message["content"], [c["name"] for c in calls])):
+        if start is None:
+            continue
+        for offset in key_offsets(call["name"], turn.tool_names):
+            index = turn.token_of(start + offset)
+            if index is not None:
+                keys.add(index)
+    if keys:
+        weight = min(max((len(turn.weights) - len(keys)) / len(keys), 1.0), wmax)
+        for index in keys:
+            turn.weights[index] *= weight
+
+
+def key_offsets(name: str, candidates: Iterable[str]) -> list[int]:
+    """Character offsets in `name` where a key token sits: 0, and where it stops sharing a prefix with each other
+    candidate (len(name) when the name is itself a prefix of another one: the token after it decides)."""
+    offsets = {0}
+    for other in candidates:
+        shared = len(os.path.commonprefix([name, other]))
+        if other != name and shared:
+            offsets.add(shared)
+    return sorted(offsets)
+
+
+def name_offsets(content: str, names: Sequence[str]) -> list[int | None]:
+    """Where each call's tool name starts in the assistant text, matched in order; None when not found.
+
+    The name is anchored the way the call formats write it (`Action: NAME`, `"name": "NAME"`, `NAME(`), so a
+    thought that mentions the tool earlier is not taken for the call."""
+    found, pos = [], 0
+    for name in names:
+        n = re.escape(name)
+        anchored = re.compile(rf"(?:Action:\s*|\"name\"\s*:\s*\")({n})(?![\w.])|(?<![\w.])({n})\s*\(")
+        match = anchored.search(content, pos) or re.compile(rf"(?<![\w.])({n})(?![\w.])").search(content, pos)
+        if match is None:
+            found.append(None)
+            continue
+        group = 1 if match.group(1) is not None else len(match.groups())
+        found.append(match.start(group))
+        pos = match.end(group)
+    return found
+
+
+def weighted_ranges(
+    sample: dict,
+    text: str,
+    offsets: Sequence[tuple[int, int]],
+    spans: Sequence[tuple[int, int]],
+    transforms: Sequence[tuple[str, dict]],
+) -> list[tuple[int, int, float]]:
+    """Token weights of a trajectory as (start, end, weight) runs of token indices, end inclusive, zeros left out.
+
+    sample: the internal trajectory ({"tools", "messages"}); text: its rendered text as tokenized, `offsets` the
+    character span of each token; spans: the character span of each assistant message's rendered response (its
+    content and end-of-turn marker) in `text`, in order; transforms: (registry name, options) pairs, applied to
+    every assistant turn. A turn's tokens are those holding a character of its span."""
+    messages = sample["messages"]
+    assistants = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    categories: dict[int, list[Category]] = {i: [] for i in assistants}
+    for index, _, category in call_categories(sample):
+        categories[index].append(category)
+    names = sorted(tool_names(sample.get("tools") or []) - {None})
+    starts, ends = [start for start, _ in offsets], [end for _, end in offsets]
+    runs = []
+    for index, (begin, stop) in zip(assistants, spans):
+        first, last = bisect.bisect_right(ends, begin), bisect.bisect_left(starts, stop) - 1
+        if first > last:  # truncated away
+            continue
+        content = messages[index]["content"]
+        at = text.find(content, begin, stop)
+        if at < 0:
+            warnings.warn(
+                "an assistant message is not verbatim in the chat template's output; PKT cannot place "
+                "its key tokens (they keep weight 1)",
+                stacklevel=2,
+            )
+
+        def token_of(char: int, at: int = at, first: int = first, last: int = last) -> int | None:
+            token = bisect.bisect_right(ends, at + char)  # the first token ending after the character
+            return token - first if at >= 0 and first <= token <= last else None
+
+        turn = Turn(messages[index], categories[index], names, [1.0] * (last - first + 1), token_of)
+        for name, options in transforms:
+            TRANSFORMS[name](turn, **options)
+        runs.extend(_runs(turn.weights, first))
+    return runs
+
+
+def _runs(weights: list[float], first: int) -> list[tuple[int, int, float]]:
+    """Runs of equal nonzero weight as (start, end, weight), token indices offset by `first`."""
+    runs = []
+    for i, weight in enumerate(weights):
+        if weight == 0.0:
+            continue
+        if runs and runs[-1][2] == weight and runs[-1][1] == first + i - 1:
+            runs[-1] = (runs[-1][0], first + i, weight)
+        else:
+            runs.append((first + i, first + i, weight))
+    return runs
