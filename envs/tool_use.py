@@ -27,20 +27,21 @@ from gymnasium import spaces
 
 from envs.prompts import FORMATS, generation_prompt, message_text, render, system_prompt
 from envs.tasks import Task, builtin_tasks, check_answer, load_tasks
+from tl_plugin.judge import IRM_TABLE
 from tl_plugin.parsing import ToolCall, parse
 from tl_plugin.taxonomy import INSTABILITY_MESSAGES, Category, undefined_tool_message
 from tool_server import ToolServer
 
-# Step reward per category: the IRM values that need no gold (paper, Section 3.3), 0 for a successful call.
-# Instability is the tool's fault, not the model's, so it costs nothing.
+# Step reward per category: the IRM values that need no gold (paper, Section 3.3), 0 for a successful call. A
+# call the tool cannot satisfy costs what a wrong value does; instability is the tool's fault, not the model's.
 REWARDS: dict[str, float] = {
     "ok": 0.0,
-    "format_error": -2.0,
-    "tool_hallucination": -2.0,
-    "parameter_hallucination": -0.8,
-    "parameter_missing": -0.5,
-    "parameter_invalid": -0.25,
-    "tool_call_failure": -0.25,
+    "format_error": IRM_TABLE["format_error"],
+    "tool_hallucination": IRM_TABLE["tool_hallucination"],
+    "parameter_hallucination": IRM_TABLE["parameter_hallucination"],
+    "parameter_missing": IRM_TABLE["parameter_missing"],
+    "parameter_invalid": IRM_TABLE["content_mismatch"],
+    "tool_call_failure": IRM_TABLE["content_mismatch"],
     "tool_instability": 0.0,
     "other": 0.0,
 }

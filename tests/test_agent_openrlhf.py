@@ -94,3 +94,17 @@ def test_mask_error_turns_for_rl(monkeypatch):
     assert result["reward"] == pytest.approx(0.2)  # its penalty still counts
     assert mask_error_turns([(0, 1), (2, 3)], [True, True]) == [(2, 3)]
     assert mask_error_turns([(0, 1), (2, 3)], [True, False]) == [(2, 3)]
+
+
+def test_builtin_task_prompts_serve_the_reward_and_the_agent():
+    from envs.tasks import Task
+    from tl_plugin.prompt_data import builtin_task_rows
+    from tl_plugin.reward import reward_func
+
+    rows, dropped = builtin_task_rows()
+    assert len(rows) == len(builtin_tasks()) and not dropped
+    row = next(r for r in rows if json.loads(r["label"])["query"] == WEATHER.query)
+    assert Task.from_dict(json.loads(row["label"])) == WEATHER  # what the agent resets its env from
+    rewards = reward_func(["P" + a for a in ACTIONS[:2]], ["P", "P"], [row["label"]] * 2)["rewards"]
+    assert rewards.tolist() == pytest.approx([-0.8, 1.0])  # the IRM reward of the task's first call
+    assert row["input"][1] == {"role": "user", "content": WEATHER.query}

@@ -1,0 +1,314 @@
+"""The judge: RoTBench TS/PI/CF against a transliteration of RoTBench's own scorer, BFCL AST rules on BFCL v3's
+possible answers, the findings the IRM reward is built on, and their taxonomy categories."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tl_plugin.judge import Gold, Verdict, judge
+from tl_plugin.parsing import ToolCall, format_call
+from tl_plugin.prompt_data import bfcl_rows
+from tl_plugin.taxonomy import Category
+
+ROTBENCH = ["first_turn_clean.json", "third_turn_clean.json"]
+BFCL = ["simple", "multiple", "parallel", "parallel_multiple"]
+
+
+def rotbench_items(data_dir, name):
+    """(tools, gold answer texts) per item, the tools cut from the system prompt as RoTBench's scorer does."""
+    items = json.loads((data_dir / "rotbench" / name).read_text())
+    for item in items:
+        system = item["conversations"][0]["value"]
+        yield json.loads(system[system.find("[") : -13]), item["conversations"][-1]["value"]
+
+
+def official_flags(test_value, answers, config):
+    """RoTBench Code/Evaluation/evaluate.py (ts_eval, pi_eval, cf_eval) for one item, transliterated."""
+    action = test_value[test_value.find("Action:") + 8 : test_value.find("Action Input:")]
+    action = action[:-1] if action.endswith("\n") else action
+    try:
+        action_input = json.loads(test_value[test_value.find("Action Input:") + 14 :])
+    except json.JSONDecodeError:
+        return False, False, False
+    # Our one deviation: RoTBench fails every empty Action Input, even where a gold answer is itself {}.
+    empty_gold = any(json.loads(a[a.find("Action Input:") + 14 :]) == {} for a in answers)
+    if (not action_input and not empty_gold) or isinstance(action_input, str):
+        return False, False, False
+    ts = pi = cf = False
+    for ans in answers:
+        answer_action = ans[ans.find("Action:") + 8 : ans.find("Action Input:")]
+        answer_action = answer_action[:-1] if answer_action.endswith("\n") else answer_action
+        answer_input = json.loads(ans[ans.find("Action Input:") + 14 :])
+        name = answer_action if answer_action == config[-1]["name"] and action == "finish" else action
+        if answer_action != name:
+            continue
+        ts = True
+        if answer_input.keys() != action_input.keys():
+            continue
+        pi = True
+        kept = [k for k, v in answer_input.items() if v != "None"]
+        unchecked = answer_action in (config[-1]["name"], config[-2]["name"])
+        if unchecked or {k: answer_input[k] for k in kept} == {k: action_input[k] for k in kept}:
+            cf = True
+    return ts, pi, cf
+
+
+def react(name, arguments):
+    return format_call(ToolCall(name, arguments), "react")
+
+
+def test_rotbench_gold_answers_score_full_marks(data_dir):
+    for name in ROTBENCH:
+        items = list(rotbench_items(data_dir, name))
+        flags = []
+        for tools, answers in items:
+            for prediction in answers:  # every acceptable answer, as the prediction
+                verdict = judge(prediction, answers, tools, "rotbench")
+                assert verdict.correct and verdict.category is Category.OK, (prediction, verdict)
+                assert (verdict.ts, verdict.pi, verdict.cf) == official_flags(prediction, answers, tools)
+            flags.append((verdict.ts, verdict.pi, verdict.cf))
+        ts, pi, cf = (100 * sum(f[i] for f in flags) / len(items) for i in range(3))
+        print(f"\n{name}: gold answers as predictions: TS {ts:.2f} PI {pi:.2f} CF {cf:.2f} over {len(items)} items")
+        assert (ts, pi, cf) == (100, 100, 100)
+
+
+def _perturbations(tools, answers):
+    """(kind, prediction text, expected (TS, PI, CF) or None when alternatives make it ambiguous)."""
+    gold_names = [a[a.find("Action:") + 8 : a.find("Action Input:")].strip() for a in answers]
+    names = [t["name"] for t in tools]
+    for answer, gold_name in zip(answers, gold_names):
+        args = json.loads(answer[answer.find("Action Input:") + 14 :])
+        unique = gold_names.count(gold_name) == 1 and bool(args)
+        unchecked = gold_name in names[-2:]
+        others = [n for n in names[:-2] if n not in gold_names]
+        if others:
+            yield "wrong tool", react(others[0], args), (False, False, False)
+            prefix = max(others, key=lambda n: len(_common_prefix(n, gold_name)))
+            yield "prefix-sharing tool", react(prefix, args), (False, False, False)
+        yield "unlisted tool", react(gold_name[:-1], args), (False, False, False)
+        empty_gold = any(json.loads(a[a.find("Action Input:") + 14 :]) == {} for a in answers)
+        yield "empty arguments", react(gold_name, {}), None if empty_gold else (False, False, False)
+        schema_keys = [k for k in tools[names.index(gold_name)]["parameters"].get("properties", {}) if k not in args]
+        if schema_keys:
+            yield "extra schema key", react(gold_name, {**args, schema_keys[0]: "x"}), unique and (True, False, False)
+        yield "extra unknown key", react(gold_name, {**args, "zz_unknown": "x"}), unique and (True, False, False)
+        for key, value in args.items():
+            rest = {k: v for k, v in args.items() if k != key}
+            yield "missing key", react(gold_name, rest), (unique and len(args) > 1 and (True, False, False)) or None
+            cf = unchecked or value == "None"
+            changed = {**args, key: value + "_x" if isinstance(value, str) else value + 1}
+            yield "wrong value", react(gold_name, changed), unique and (True, True, cf)
+            retyped_value = (int(value) if value.isdigit() else [value]) if isinstance(value, str) else str(value)
+            retyped = {**args, key: retyped_value}
+            yield "type change", react(gold_name, retyped), unique and (True, True, cf)
+            if isinstance(value, str) and value.swapcase() != value:
+                yield "case change", react(gold_name, {**args, key: value.swapcase()}), unique and (True, True, cf)
+
+
+def _common_prefix(a, b):
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def test_rotbench_flags_on_perturbed_predictions_follow_the_scorer(data_dir):
+    checked, by_kind = 0, {}
+    for name in ROTBENCH:
+        for tools, answers in rotbench_items(data_dir, name):
+            gold = Gold(answers, tools, "rotbench")
+            for kind, prediction, expected in _perturbations(tools, answers):
+                verdict = judge(prediction, gold)
+                flags = (verdict.ts, verdict.pi, verdict.cf)
+                assert flags == official_flags(prediction, answers, tools), (kind, prediction, answers)
+                if expected:
+                    assert flags == expected, (kind, prediction, answers)
+                checked += 1
+                by_kind[kind] = by_kind.get(kind, 0) + 1
+    print(f"\n{checked} perturbed predictions agree with RoTBench's scorer: {by_kind}")
+    assert len(by_kind) == 10 and checked > 2000
+
+
+def test_rotbench_none_values_finish_alias_and_findings(data_dir):
+    tools = [
+        {"name": "translate", "parameters": {"properties": {"text": {}, "lang": {}, "max_length": {}, "token": {}}}},
+        {"name": "detect", "parameters": {"properties": {"text": {}}}},
+        {"name": "ask_to_user", "parameters": {"properties": {"question": {}}}},
+        {"name": "finish_task", "parameters": {"properties": {"answer": {}}}},
+    ]
+    gold = Gold([react("translate", {"text": "hi", "lang": "jp", "max_length": "None"})], tools, "rotbench")
+
+    def flags(name, args):
+        v = judge(react(name, args), gold)
+        return v.ts, v.pi, v.cf
+
+    assert flags("translate", {"text": "hi", "lang": "jp", "max_length": 77}) == (True, True, True)  # "None": any
+    assert flags("translate", {"text": "hi", "lang": "jp"}) == (True, False, False)  # ... but the key must be there
+    assert flags("translate", {"text": "hi", "lang": "JP", "max_length": "1"}) == (True, True, False)  # case-sensitive
+    verdict = judge(react("translate", {"text": "hi", "token": "t", "zz": 1}), gold)
+    assert (verdict.hallucinated_keys, verdict.redundant_keys, verdict.missing_keys) == (
+        ("zz",),
+        ("token",),
+        ("lang", "max_length"),
+    )
+    assert verdict.category is Category.PARAMETER_HALLUCINATION and not verdict.correct
+    # the last tool is finish whatever its name: the literal "finish" counts, and its content is not checked
+    finish = Gold([react("finish_task", {"answer": "It means hello."})], tools, "rotbench")
+    assert judge(react("finish", {"answer": "Something else."}), finish).cf
+    assert judge(react("finish_task", {"answer": "Anything."}), finish).correct
+    assert not judge(react("finish", {"answer": "x"}), gold).ts  # not when the gold is another tool
+    ask = Gold([react("ask_to_user", {"question": "Which language?"})], tools, "rotbench")
+    assert judge(react("ask_to_user", {"question": "Target language?"}), ask).cf
+    # type-sensitive: RoTBench compares with Python ==, where True == 1; we keep JSON types apart
+    typed = Gold([react("detect", {"text": 1})], tools, "rotbench")
+    assert judge(react("detect", {"text": 1.0}), typed).cf and not judge(react("detect", {"text": True}), typed).cf
+
+
+def test_findings_and_categories():
+    tools = [
+        {"name": "get_weather", "parameters": {"properties": {"city": {}, "days": {}, "units": {}}}},
+        {"name": "get_time", "parameters": {"properties": {"city": {}}}},
+    ]
+    gold = Gold({"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}, tools, "exact")
+    cases = {
+        "no call at all": ("It is sunny.", Category.FORMAT_ERROR),
+        "get_weather(city=": ("get_weather(city=", Category.FORMAT_ERROR),
+        "made-up tool": ("get_forecast(city='Paris', days=3)", Category.TOOL_HALLUCINATION),
+        "wrong tool": ("get_time(city='Paris')", Category.OTHER),
+        "unknown key": ("get_weather(city='Paris', days=3, hours=2)", Category.PARAMETER_HALLUCINATION),
+        "missing key": ("get_weather(city='Paris')", Category.PARAMETER_MISSING),
+        "redundant key": ("get_weather(city='Paris', days=3, units='C')", Category.OTHER),
+        "wrong value": ("get_weather(city='Paris', days=4)", Category.PARAMETER_INVALID),
+        "right": ("get_weather(days=3, city='Paris')", Category.OK),
+    }
+    for case, (text, category) in cases.items():
+        verdict = judge(text, gold)
+        assert verdict.category is category, case
+        assert verdict.correct == (category is Category.OK) and bool(verdict.message) != verdict.correct, case
+    assert judge("get_weather(city='Paris', days=3)\nget_time(city='Paris')", gold).wrong_tool  # one call too many
+
+
+def test_gold_forms_and_closest_alternative():
+    tools = ["f", "g"]
+    one = {"name": "f", "arguments": {"a": 1}}
+    for gold in (one, [one], [[one]], ToolCall("f", {"a": 1}), "f(a=1)", ['{"name": "f", "arguments": {"a": 1}}']):
+        assert judge("f(a=1)", gold, tools, "exact").correct
+    alternatives = [{"name": "g", "arguments": {"b": 1}}, {"name": "f", "arguments": {"a": 1, "c": 2}}]
+    verdict = judge("f(a=1)", alternatives, tools, "exact")  # closest: f, with one key missing
+    assert (verdict.wrong_tool, verdict.missing_keys) == (False, ("c",))
+    for bad in ([], [[]], [{"arguments": {}}], "not a call", 5):
+        with pytest.raises((ValueError, TypeError)):
+            Gold(bad, tools)
+    with pytest.raises(ValueError):
+        Gold(one, tools, "fuzzy")
+
+
+# ---- BFCL ----
+
+
+def _pick(accepted):
+    """A prediction value from BFCL possible answers: the first accepted one, inside dicts too; None = omit."""
+    value = next((a for a in accepted if a != ""), None)
+    if isinstance(value, dict):
+        return {k: v for k, v in ((k, _pick(options)) for k, options in value.items()) if v is not None}
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return [_pick([item]) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("category", BFCL)
+def test_bfcl_possible_answers_score_full_marks(data_dir, category):
+    rows, dropped = bfcl_rows(data_dir / "bfcl_v3" / f"BFCL_v3_{category}.json")
+    assert not dropped and rows
+    correct = 0
+    for row in rows:
+        label = json.loads(row["label"])
+        (answer,) = label["gold"]
+        calls = [
+            ToolCall(c["name"], {k: v for k, v in ((k, _pick(a)) for k, a in c["arguments"].items()) if v is not None})
+            for c in answer
+        ]
+        text = "[" + ", ".join(format_call(call, "python") for call in reversed(calls)) + "]"  # any order will do
+        verdict = judge(text, label["gold"], label["tools"], "bfcl")
+        correct += verdict.correct and verdict.cf
+    print(f"\nBFCL v3 {category}: possible answers as predictions: {100 * correct / len(rows):.2f}% of {len(rows)}")
+    assert correct == len(rows)
+
+
+BFCL_TOOLS = [
+    {
+        "name": "book",
+        "parameters": {
+            "type": "dict",
+            "required": ["city", "nights"],
+            "properties": {
+                "city": {"type": "string"},
+                "nights": {"type": "integer"},
+                "price": {"type": "float"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "opts": {"type": "dict"},
+                "late": {"type": "boolean"},
+            },
+        },
+    },
+    {"name": "cancel", "parameters": {"type": "dict", "required": ["id"], "properties": {"id": {"type": "integer"}}}},
+]
+BFCL_GOLD = {
+    "name": "book",
+    "arguments": {
+        "city": ["New York, NY", "NYC"],
+        "nights": [2],
+        "price": [100.0, ""],
+        "tags": [["Sea View", "quiet"], ""],
+        "opts": [{"bed": ["king"]}, ""],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "text, correct",
+    [
+        ("book(city='new york ny', nights=2)", True),  # lower-cased, spaces and punctuation removed
+        ("book(city='N.Y.C.', nights=2)", True),
+        ("book(city='Boston', nights=2)", False),
+        ("book(city='NYC', nights=2, price=100)", True),  # an int stands for a float
+        ("book(city='NYC', nights=2.0)", False),  # ... but not a float for an int
+        ("book(city='NYC', nights='2')", False),
+        ("book(city='NYC', nights=2, tags=['sea-view', 'QUIET'])", True),
+        ("book(city='NYC', nights=2, tags=['quiet', 'sea view'])", False),  # list order matters
+        ("book(city='NYC', nights=2, opts={'bed': 'King'})", True),
+        ("book(city='NYC', nights=2, opts={'bed': 'king', 'view': 'sea'})", False),
+        ("book(city='NYC', nights=2, late=True)", False),  # a schema key the possible answer does not have
+        ("book(city='NYC')", False),
+        ("cancel(id=2)", False),
+    ],
+)
+def test_bfcl_rules(text, correct):
+    assert judge(text, BFCL_GOLD, BFCL_TOOLS, "bfcl").correct is correct
+
+
+def test_bfcl_findings_and_parallel_order():
+    verdict = judge("book(city='NYC', nights=2, late=True, pets=1)", BFCL_GOLD, BFCL_TOOLS, "bfcl")
+    assert (verdict.redundant_keys, verdict.hallucinated_keys) == (("late",), ("pets",))
+    assert judge("book(city='NYC')", BFCL_GOLD, BFCL_TOOLS, "bfcl").missing_keys == ("nights",)
+    pair = [[{"name": "cancel", "arguments": {"id": [1, 2]}}, {"name": "cancel", "arguments": {"id": [1]}}]]
+    assert judge("[cancel(id=1), cancel(id=2)]", pair, BFCL_TOOLS, "bfcl").correct  # first-come pairing would fail
+    assert judge("[cancel(id=2), cancel(id=1)]", pair, BFCL_TOOLS, "bfcl").correct
+    assert not judge("[cancel(id=2), cancel(id=2)]", pair, BFCL_TOOLS, "bfcl").correct
+    assert judge("[cancel(id=1)]", pair, BFCL_TOOLS, "bfcl").wrong_tool
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200), mode=st.sampled_from(["rotbench", "exact", "bfcl"]))
+def test_judge_never_raises_on_model_text(text, mode):
+    gold = BFCL_GOLD if mode == "bfcl" else {"name": "book", "arguments": {"city": "NYC", "nights": 2}}
+    for prediction in (
+        text,
+        "book(" + text,
+        '{"name": "book", "arguments": ' + text,
+        "Action: book\nAction Input: " + text,
+    ):
+        verdict = judge(prediction, gold, BFCL_TOOLS, mode)
+        assert isinstance(verdict, Verdict) and isinstance(verdict.category, Category)

@@ -1,0 +1,297 @@
+"""The IRM reward: the paper's table for every combination of findings, reward_func end to end, the label schema,
+table ablations (dict, file, TL_IRM_TABLE), and the prompt-dataset converter that writes the labels."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tl_plugin import reward
+from tl_plugin.judge import Verdict
+from tl_plugin.parsing import ToolCall, format_call
+from tl_plugin.prompt_data import jsonl_rows, rotbench_rows
+from tl_plugin.reward import DEFAULT_TABLE, irm_reward, label_gold, load_table, reward_func
+
+TOOLS = [
+    {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {}, "days": {}, "units": {}}}},
+    {"name": "get_time", "parameters": {"type": "object", "properties": {"city": {}}}},
+]
+LABEL = json.dumps({"tools": TOOLS, "gold": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}]})
+PROMPT = "<|im_start|>user\nWeather in Paris for 3 days?<|im_end|>\n<|im_start|>assistant\n"
+
+FLAGS = ("parsed", "tool_hallucinated", "wrong_tool", "hallucinated", "redundant", "missing", "content_mismatch")
+
+
+def paper_formula(table, parsed, tool_hallucinated, wrong_tool, hallucinated, redundant, missing, content_mismatch):
+    """Section 3.3: the first finding in this order decides; parameter issues add up."""
+    if not parsed:
+        return table["format_error"]
+    if tool_hallucinated:
+        return table["tool_hallucination"]
+    if wrong_tool:
+        return table["wrong_tool"]
+    if hallucinated or redundant or missing:
+        return (
+            hallucinated * table["parameter_hallucination"]
+            + redundant * table["parameter_redundant"]
+            + missing * table["parameter_missing"]
+        )
+    return table["content_mismatch"] if content_mismatch else table["correct"]
+
+
+ABLATION = {
+    "format_error": -3.0,
+    "tool_hallucination": -2.5,
+    "wrong_tool": -1.0,
+    "parameter_hallucination": -0.7,
+    "parameter_redundant": -0.3,
+    "parameter_missing": -0.6,
+    "content_mismatch": -0.1,
+    "correct": 2.0,
+}
+
+
+@pytest.mark.parametrize("table", [DEFAULT_TABLE, load_table(ABLATION)], ids=["paper", "ablation"])
+@pytest.mark.parametrize("combo", list(itertools.product([False, True], repeat=len(FLAGS))), ids=str)
+def test_reward_equals_the_formula_for_every_combination(table, combo):
+    flags = dict(zip(FLAGS, combo))
+    verdict = Verdict(
+        parsed=flags["parsed"],
+        tool_hallucinated=flags["tool_hallucinated"],
+        wrong_tool=flags["wrong_tool"],
+        hallucinated_keys=("x",) if flags["hallucinated"] else (),
+        redundant_keys=("y",) if flags["redundant"] else (),
+        missing_keys=("z",) if flags["missing"] else (),
+        content_mismatch=flags["content_mismatch"],
+    )
+    assert irm_reward(verdict, table) == pytest.approx(paper_formula(table, *combo))
+
+
+def test_paper_values_for_combined_parameter_issues():
+    def reward_of(h, r, m):
+        return irm_reward(Verdict(True, hallucinated_keys=h, redundant_keys=r, missing_keys=m))
+
+    assert reward_of(("a",), ("b",), ("c",)) == pytest.approx(-1.8)
+    assert reward_of(("a",), ("b",), ()) == pytest.approx(-1.3) == reward_of(("a",), (), ("c",))
+    assert reward_of((), ("b",), ("c",)) == pytest.approx(-1.0)
+    assert reward_of(("a", "a2"), (), ()) == pytest.approx(-0.8)  # per kind of issue, not per key
+
+
+def responses():
+    """(response text, expected reward) for each finding, in several call formats."""
+    right = ToolCall("get_weather", {"city": "Paris", "days": 3})
+    cases = [
+        ("I think it will be sunny.", -2.0),
+        ("get_weather(city='Paris', days=", -2.0),
+        (format_call(ToolCall("get_forecast", {"city": "Paris", "days": 3}), "json"), -2.0),
+        (format_call(ToolCall("get_time", {"city": "Paris"}), "tool_call"), -1.5),
+        (format_call(ToolCall("get_weather", {"city": "Paris", "days": 3, "hours": 1}), "react"), -0.8),
+        (format_call(ToolCall("get_weather", {"city": "Paris", "days": 3, "units": "C"}), "python"), -0.5),
+        (format_call(ToolCall("get_weather", {"city": "Paris"}), "json"), -0.5),
+        (format_call(ToolCall("get_weather", {"city": "Paris", "hours": 1, "units": "C"}), "python"), -1.8),
+        (format_call(ToolCall("get_weather", {"days": 3, "hours": 1}), "python"), -1.3),
+        (format_call(ToolCall("get_weather", {"city": "Paris", "units": "C"}), "python"), -1.0),
+        (format_call(ToolCall("get_weather", {"city": "paris", "days": 3}), "tool_call"), -0.25),
+        (format_call(ToolCall("get_weather", {"city": "Paris", "days": "3"}), "react"), -0.25),
+    ]
+    cases += [(format_call(right, fmt), 1.0) for fmt in ("python", "react", "json", "tool_call")]
+    return cases
+
+
+def test_reward_func_on_a_batch():
+    cases = responses()
+    queries = [PROMPT + text + "<|im_end|>" for text, _ in cases]
+    out = reward_func(queries, [PROMPT] * len(cases), [LABEL] * len(cases))
+    expected = torch.tensor([r for _, r in cases])
+    assert torch.allclose(out["rewards"], expected)
+    assert torch.allclose(out["scores"], (expected + 2) / 3) and out["scores"].min() >= 0 and out["scores"].max() <= 1
+    logs = out["extra_logs"]
+    assert logs["irm_correct"] == pytest.approx(4 / len(cases)) and logs["irm_format_error"] == pytest.approx(
+        2 / len(cases)
+    )
+    assert logs["irm_parameter_redundant"] == pytest.approx(3 / len(cases)) and logs["irm_cf"] == logs["irm_correct"]
+    assert reward_func([], [], [])["rewards"].shape == (0,)
+    assert reward_func(queries, [PROMPT] * len(cases), [LABEL] * len(cases), table=ABLATION)["rewards"][-1] == 2.0
+    assert reward_func(queries[:1], [PROMPT], [LABEL], table={"format_error": -5})["rewards"].tolist() == [-5.0]
+
+
+def test_response_is_the_query_minus_its_prompt():
+    right = format_call(ToolCall("get_weather", {"city": "Paris", "days": 3}), "python")
+    long_prompt = "x" * 5000 + PROMPT
+    truncated = long_prompt[1000:] + right  # OpenRLHF cut the prompt from the left
+    out = reward_func(
+        [PROMPT + right, truncated, PROMPT + right + "</s>", PROMPT + right + " <|eot_id|>\n"],
+        [PROMPT, long_prompt, PROMPT, PROMPT],
+        [LABEL] * 4,
+    )
+    assert out["rewards"].tolist() == [1.0] * 4
+
+
+def test_bad_labels_are_reported_and_good_ones_cached():
+    for bad in (
+        "not json",
+        "[]",
+        '{"tools": []}',
+        '{"gold": [], "tools": []}',
+        '{"gold": {"name": "f"}, "mode": "x"}',
+        '{"gold": [{"arguments": {}}]}',
+        '{"gold": {"name": "f"}, "tools": "f"}',
+        '{"gold": 5}',
+    ):
+        with pytest.raises(ValueError):
+            label_gold(bad)
+    label_gold.cache_clear()
+    reward_func([PROMPT + "get_time(city='x')"] * 5, [PROMPT] * 5, [LABEL] * 5)
+    assert label_gold.cache_info().misses == 1 and label_gold.cache_info().hits == 4
+
+
+def test_table_sources(tmp_path):
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps({"correct": 3, "wrong_tool": -1}))
+    assert load_table(path) == {**DEFAULT_TABLE, "correct": 3.0, "wrong_tool": -1.0}
+    assert load_table(None) == DEFAULT_TABLE == load_table("")
+    with pytest.raises(ValueError, match="unknown IRM table keys"):
+        load_table({"corect": 1})
+    with pytest.raises(ValueError, match="numbers"):
+        load_table({"correct": "1"})
+
+
+def test_path_command_and_env_table_read_once_at_load(tmp_path):
+    printed = subprocess.run([sys.executable, "-m", "tl_plugin.reward"], capture_output=True, text=True, check=True)
+    path = Path(printed.stdout.strip())
+    assert path == Path(reward.__file__).resolve() and path.is_absolute()
+    table, other = tmp_path / "t.json", tmp_path / "other.json"
+    table.write_text(json.dumps({"correct": 5}))
+    other.write_text(json.dumps({"correct": 7}))
+    script = f"""
+import importlib.util, json, os
+spec = importlib.util.spec_from_file_location("reward_func", {str(path)!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+os.environ["TL_IRM_TABLE"] = {str(other)!r}  # too late: the table was read when the file loaded
+label = {LABEL!r}
+out = module.reward_func([{PROMPT!r} + "get_weather(city='Paris', days=3)"], [{PROMPT!r}], [label])
+print(out["rewards"].tolist())
+"""
+    env = {**os.environ, "TL_IRM_TABLE": str(table)}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[5.0]"
+
+
+# ---- the converter that writes the labels ----
+
+
+def test_converter_rows_reward_their_own_gold(data_dir):
+    """RoTBench rows end to end: each gold answer, as a response in another format, earns the full reward.
+    (BFCL rows go through the same converter in test_judge's full-marks test.)"""
+    rows = []
+    for name in ("first_turn_clean.json", "third_turn_clean.json"):
+        kept, dropped = rotbench_rows(data_dir / "rotbench" / name)
+        assert not dropped
+        rows += kept
+    assert len(rows) == 105 + 70
+    queries, prompts, labels = [], [], []
+    for row in rows:
+        label = json.loads(row["label"])
+        assert label["mode"] == "rotbench" and label["tools"][-1]["name"] == "finish"
+        assert row["input"][0]["role"] == "system" and row["input"][-1]["role"] in ("user", "tool")
+        for answer, fmt in zip(label["gold"], itertools.cycle(["python", "json", "tool_call", "react"])):
+            prompt = json.dumps(row["input"])
+            queries.append(prompt + format_call(answer, fmt))
+            prompts.append(prompt)
+            labels.append(row["label"])
+    rewards = reward_func(queries, prompts, labels)["rewards"]
+    assert len(rewards) == 239 and rewards.tolist() == [1.0] * len(rewards)
+
+
+def test_generic_jsonl_reports_drops(tmp_path):
+    good = {
+        "tools": TOOLS,
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "gold": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}],
+    }
+    lines = [
+        json.dumps(good),
+        "{broken",
+        json.dumps({"tools": TOOLS}),
+        json.dumps({**good, "gold": [{"x": 1}]}),
+        json.dumps({**good, "messages": "hi"}),
+        json.dumps({**good, "mode": "bfcl", "id": "b1"}),
+        "",
+    ]
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(lines))
+    rows, dropped = jsonl_rows(path, "json")
+    assert [r["id"] for r in rows] == ["data:0", "b1"]
+    assert rows[0]["input"][0]["role"] == "system" and '"name": "get_weather"' in rows[0]["input"][0]["content"]
+    assert dropped == {
+        "invalid JSON line": 1,
+        "missing tools, messages or gold": 1,
+        "unreadable gold or tools (ValueError)": 1,
+        "messages are not a list of {role, content}": 1,
+    }
+    out = tmp_path / "prompts.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "tl_plugin.prompt_data", str(out), "--jsonl", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert "kept 2, dropped 4" in run.stdout and "1 invalid JSON line" in run.stdout
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["data:0", "b1"]
+
+
+# ---- fuzz ----
+
+_near_calls = st.builds(
+    lambda name, args, fmt: format_call(ToolCall(name, args), fmt),
+    st.sampled_from(["get_weather", "get_time", "get_forecast", "finish"]),
+    st.dictionaries(
+        st.sampled_from(["city", "days", "units", "hours"]), st.none() | st.integers() | st.text(max_size=5)
+    ),
+    st.sampled_from(["python", "react", "json", "tool_call"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(st.text(max_size=200) | _near_calls, min_size=1, max_size=4))
+def test_reward_func_never_raises_and_stays_in_range(texts):
+    out = reward_func([PROMPT + t for t in texts], [PROMPT] * len(texts), [LABEL] * len(texts))
+    assert out["rewards"].shape == (len(texts),)
+    assert bool(((out["rewards"] >= -2) & (out["rewards"] <= 1)).all())
+    assert bool(((out["scores"] >= 0) & (out["scores"] <= 1)).all())
+    assert all(0 <= v <= 1 for v in out["extra_logs"].values())
+
+
+_leaf = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "a", "None", "string", "dict", "array"])
+_json = st.recursive(
+    _leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_leaf.map(str), inner, max_size=3)
+)
+_keyed = st.dictionaries(st.sampled_from(["a", "b", "type", "items"]), _json, max_size=3)
+_labels = st.fixed_dictionaries(
+    {
+        "tools": st.builds(
+            lambda p, r: [{"name": "f", "parameters": {"properties": p, "required": r}}], _json | _keyed, _json
+        ),
+        "gold": st.builds(lambda a: [{"name": "f", "arguments": a}], _json | _keyed) | _json,
+        "mode": st.sampled_from(["exact", "rotbench", "bfcl"]),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(label=_labels, response=st.sampled_from(["f(a=1)", "f(a='x', b=[1])", "f(b={'a': 1})", "[f(a=1), g()]", "f()"]))
+def test_malformed_labels_are_rejected_or_judged(label, response):
+    """A label either fails `label_gold` with ValueError (the server's 400) or is judged without an exception."""
+    text = json.dumps(label)
+    try:
+        label_gold(text)
+    except ValueError:
+        return
+    assert reward_func([response], [""], [text])["rewards"].shape == (1,)

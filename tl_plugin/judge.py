@@ -1,0 +1,344 @@
+"""The one judge of tool calls against gold answers, shared by the IRM reward and by evaluation (TS/PI/CF, BFCL AST).
+
+`judge(prediction, gold, tools, mode)` -> `Verdict`.
+- prediction: model text (parsed with `tl_plugin.parsing.parse`) or an already `Parsed` output.
+- gold: one call `{"name", "arguments"}`; a list of acceptable calls (any one will do: RoTBench); or a list of
+  acceptable answers, each a list of calls made together (parallel calls, matched in any order: BFCL). Calls may be
+  `ToolCall`s, dicts, or call text in any format `parse` reads. A `Gold` prepares all this once for many predictions.
+- tools: the tool list the model saw (OpenAI schemas, `{"type": "function", "function": schema}`, or bare names).
+- mode, which decides how values are compared:
+  "rotbench": exact values, case- and type-sensitive (True is not 1; 1 equals 1.0); a gold value "None" accepts
+    anything; values are unchecked when the gold is the last (finish) or second-to-last (ask_to_user) tool, and
+    the literal name "finish" counts as the last tool; for tool lists that end with ask_to_user and finish, as
+    RoTBench's do. TS/PI/CF need a non-empty Action Input, as RoTBench's scorer does, except where a
+    gold answer itself is `{}` (a tool without parameters): RoTBench's scorer fails those items even when they are
+    answered exactly, 8 of first_turn and 3 of third_turn; we score them like any other item.
+  "exact": exact values as above, but no positional rules: values unchecked for finish/ask names (FINISH_NAMES,
+    ASK_NAMES) only; for our own data, whose tool lists need not end with finish and ask_to_user.
+  "bfcl": gold values are lists of accepted values ("" = the key may be omitted); BFCL AST rules: types from the
+    schema (an int may stand for a float), strings compared lower-cased without spaces and ,./-_*^.
+Parameter keys: hallucinated = not in the tool's schema (nor the gold); redundant = in the schema but not in the
+gold; missing = a gold key (bfcl: one without "", or a schema-required one) the prediction lacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tl_plugin.parsing import ASK_NAMES, FINISH_NAMES, Parsed, ToolCall, parse
+from tl_plugin.taxonomy import Category
+
+MODES = ("rotbench", "exact", "bfcl")
+# The IRM reward of each finding (paper, Section 3.3), shared by the reward (tl_plugin.reward, with gold) and the
+# env's turn-level rewards (envs.tool_use, from the feedback's category alone). Parameter findings add up.
+IRM_TABLE: dict[str, float] = {
+    "format_error": -2.0,
+    "tool_hallucination": -2.0,
+    "wrong_tool": -1.5,
+    "parameter_hallucination": -0.8,
+    "parameter_redundant": -0.5,
+    "parameter_missing": -0.5,
+    "content_mismatch": -0.25,
+    "correct": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one model output. Negative findings are flags, so they can be counted and rewarded."""
+
+    parsed: bool
+    error: str | None = None  # the format error, for the model
+    tool_hallucinated: bool = False  # a called tool is not in the tool list
+    wrong_tool: bool = False  # a listed tool, but not the gold one (or the wrong number of calls)
+    hallucinated_keys: tuple[str, ...] = ()
+    redundant_keys: tuple[str, ...] = ()
+    missing_keys: tuple[str, ...] = ()
+    content_mismatch: bool = False
+    ts: bool = False  # tool selection right
+    pi: bool = False  # ... and parameter keys right
+    cf: bool = False  # ... and content right
+
+    @property
+    def parameter_error(self) -> bool:
+        return bool(self.hallucinated_keys or self.redundant_keys or self.missing_keys)
+
+    @property
+    def correct(self) -> bool:
+        return self.parsed and not (
+            self.tool_hallucinated or self.wrong_tool or self.parameter_error or self.content_mismatch
+        )
+
+    @property
+    def category(self) -> Category:
+        """The taxonomy category, most severe finding first. A wrong (but listed) tool and redundant keys draw
+        no complaint from a tool, so they count as OTHER; a wrong value is PARAMETER_INVALID."""
+        if not self.parsed:
+            return Category.FORMAT_ERROR
+        if self.tool_hallucinated:
+            return Category.TOOL_HALLUCINATION
+        if self.wrong_tool:
+            return Category.OTHER
+        if self.hallucinated_keys:
+            return Category.PARAMETER_HALLUCINATION
+        if self.missing_keys:
+            return Category.PARAMETER_MISSING
+        if self.redundant_keys:
+            return Category.OTHER
+        return Category.PARAMETER_INVALID if self.content_mismatch else Category.OK
+
+    @property
+    def message(self) -> str:
+        """One line saying what is wrong ("" when correct), for logs."""
+        if not self.parsed:
+            return self.error or "no tool call found"
+        found = [
+            "tool not in the tool list" if self.tool_hallucinated else "",
+            "wrong tool or number of calls" if self.wrong_tool else "",
+            f"unknown keys {list(self.hallucinated_keys)}" if self.hallucinated_keys else "",
+            f"redundant keys {list(self.redundant_keys)}" if self.redundant_keys else "",
+            f"missing keys {list(self.missing_keys)}" if self.missing_keys else "",
+            "wrong values" if self.content_mismatch else "",
+        ]
+        return "; ".join(item for item in found if item)
+
+
+class Gold:
+    """Gold answers and the tool list, prepared once to judge many predictions (the reward caches these)."""
+
+    def __init__(self, gold: Any, tools: Iterable[Any], mode: str = "rotbench") -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown judge mode {mode!r}; expected one of {MODES}")
+        self.mode = mode
+        self.alternatives = _alternatives(gold)
+        self.params: dict[str, tuple[dict | None, tuple[str, ...]]] = {}  # name -> (properties or None, required)
+        for tool in tools or ():
+            schema = tool.get("function", tool) if isinstance(tool, dict) else {"name": tool}
+            parameters = schema.get("parameters")
+            properties, required = None, ()  # None: the keys are unknown, so none counts as hallucinated
+            if isinstance(parameters, dict):  # schemas come from users: keep only well-formed parts
+                given = parameters.get("properties", {})
+                if isinstance(given, dict):
+                    properties = {k: spec if isinstance(spec, dict) else {} for k, spec in given.items()}
+                if isinstance(parameters.get("required"), list):
+                    required = tuple(k for k in parameters["required"] if isinstance(k, str))
+            self.params[schema.get("name")] = (properties, required)
+        names = list(self.params)
+        # RoTBench's positional rules: the last tool is finish, the second-to-last ask_to_user
+        self.unchecked = (
+            set(names[-2:]) if mode == "rotbench" else FINISH_NAMES | ASK_NAMES if mode == "exact" else set()
+        )
+        self.finish_alias = names[-1] if mode == "rotbench" and names else None
+
+
+def _alternatives(gold: Any) -> list[list[ToolCall]]:
+    if isinstance(gold, (ToolCall, dict, str)):
+        return [[_as_call(gold)]]
+    gold = list(gold)
+    if not gold:
+        raise ValueError("gold is empty: give at least one acceptable call")
+    if all(isinstance(answer, (list, tuple)) for answer in gold):
+        if not all(gold):
+            raise ValueError("an acceptable answer in gold has no calls")
+        return [[_as_call(call) for call in answer] for answer in gold]
+    return [[_as_call(call)] for call in gold]
+
+
+def _as_call(call: Any) -> ToolCall:
+    if isinstance(call, ToolCall):
+        return call
+    if isinstance(call, dict) and isinstance(call.get("name"), str) and isinstance(call.get("arguments", {}), dict):
+        return ToolCall(call["name"], call.get("arguments", {}))
+    if isinstance(call, str):
+        parsed = parse(call)
+        if len(parsed.calls) == 1:
+            return parsed.calls[0]
+    raise ValueError(f"a gold call must be {{'name', 'arguments'}} or one call's text, got {call!r:.200}")
+
+
+def judge(prediction: str | Parsed, gold: Any, tools: Iterable[Any] | None = None, mode: str = "rotbench") -> Verdict:
+    """Judge one model output against the gold answer(s); the closest acceptable answer decides the findings.
+
+    gold may be a prepared `Gold` (then tools and mode come from it). Never raises on any prediction."""
+    ref = gold if isinstance(gold, Gold) else Gold(gold, tools, mode)
+    parsed = prediction if isinstance(prediction, Parsed) else parse(prediction)
+    if parsed.error is not None or not parsed.calls:
+        return Verdict(parsed=False, error=parsed.error or "no tool call found; the task needs a tool call")
+    verdicts = [_judge_answer(parsed.calls, answer, ref) for answer in ref.alternatives]
+    best = min(verdicts, key=_severity)
+    # TS/PI/CF: each may be met by a different acceptable answer, as in RoTBench's scorer
+    ts, pi, cf = (any(getattr(v, flag) for v in verdicts) for flag in ("ts", "pi", "cf"))
+    empty_gold = any(not call.arguments for answer in ref.alternatives for call in answer)
+    if ref.mode == "rotbench" and not all(call.arguments for call in parsed.calls) and not empty_gold:
+        ts = pi = cf = False  # RoTBench fails an Action Input that is not a non-empty dict (see the docstring)
+    return best if (ts, pi, cf) == (best.ts, best.pi, best.cf) else replace(best, ts=ts, pi=pi, cf=cf)
+
+
+def _severity(v: Verdict) -> tuple:
+    """Orders findings as the paper's reward does: tool errors, then the number and kind of key errors, then values."""
+    kinds = bool(v.hallucinated_keys) + bool(v.redundant_keys) + bool(v.missing_keys)
+    return v.tool_hallucinated, v.wrong_tool, kinds, bool(v.hallucinated_keys), v.content_mismatch
+
+
+def _judge_answer(predicted: list[ToolCall], answer: list[ToolCall], ref: Gold) -> Verdict:
+    """Pair each gold call with the closest unused predicted call (any order, as BFCL does) and pool the findings.
+
+    Gold calls with the fewest fully right candidates pick first, so a gold that accepts several values does not
+    take the only call another gold would accept (BFCL's first-come pairing can miss such matches)."""
+    checks = [[_check(call, gold_call, ref) for call in predicted] for gold_call in answer]
+    order = sorted(range(len(answer)), key=lambda g: sum(check[0] == _PERFECT for check in checks[g]))
+    unused = list(range(len(predicted)))
+    hallucinated, redundant, missing = [], [], []
+    wrong = len(predicted) != len(answer)
+    content = False
+    for g in order:
+        if not unused:
+            break
+        i = min(unused, key=lambda p: checks[g][p][0])
+        _, name_ok, h, r, m, c = checks[g][i]
+        unused.remove(i)
+        wrong |= not name_ok
+        hallucinated += h
+        redundant += r
+        missing += m
+        content |= c
+    tool_hallucinated = any(
+        call.name not in ref.params and not (call.name == "finish" and ref.finish_alias) for call in predicted
+    )
+    keys_ok = not (hallucinated or redundant or missing)
+    return Verdict(
+        parsed=True,
+        tool_hallucinated=tool_hallucinated,
+        wrong_tool=wrong and not tool_hallucinated,
+        hallucinated_keys=tuple(hallucinated),
+        redundant_keys=tuple(redundant),
+        missing_keys=tuple(missing),
+        content_mismatch=content,
+        ts=not wrong,
+        pi=not wrong and keys_ok,
+        cf=not wrong and keys_ok and not content,
+    )
+
+
+_PERFECT = (0, 0, False, False)  # severity of a right name with right keys and values
+
+
+def _check(call: ToolCall, gold: ToolCall, ref: Gold) -> tuple:
+    """(severity, name ok, hallucinated keys, redundant keys, missing keys, content mismatch) of one pairing."""
+    if call.name != gold.name and not (call.name == "finish" and gold.name == ref.finish_alias):
+        return (1, 0), False, [], [], [], False
+    properties, required = ref.params.get(gold.name, (None, ()))
+    predicted, expected = call.arguments, gold.arguments
+    if ref.mode == "bfcl":
+        needed = [k for k, accepted in expected.items() if not (isinstance(accepted, list) and "" in accepted)]
+        needed += [k for k in required if k not in expected]
+    else:
+        needed = expected
+    extra = [k for k in predicted if k not in expected]
+    hallucinated = [k for k in extra if properties is not None and k not in properties]
+    redundant = [k for k in extra if properties is None or k in properties]
+    missing = [k for k in needed if k not in predicted]
+    content = gold.name not in ref.unchecked and not all(
+        _value_ok(predicted[k], v, ref.mode, properties and properties.get(k))
+        for k, v in expected.items()
+        if k in predicted
+    )
+    kinds = bool(hallucinated) + bool(redundant) + bool(missing)
+    return (0, kinds, bool(hallucinated), content), True, hallucinated, redundant, missing, content
+
+
+def _value_ok(value: Any, gold: Any, mode: str, spec: dict | None) -> bool:
+    if mode == "bfcl":
+        return _bfcl_ok(value, gold if isinstance(gold, list) else [gold], spec or {})
+    return (mode == "rotbench" and gold == "None") or _same(value, gold)
+
+
+_NUMBERS = (int, float)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality, type-sensitive: "1" != 1 and True != 1, while 1 == 1.0 (one JSON number)."""
+    if type(a) is not type(b) and not (type(a) in _NUMBERS and type(b) in _NUMBERS):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
+# ---- BFCL AST value rules (bfcl/eval_checker/ast_eval/ast_checker.py, Python language) ----
+
+_BFCL_TYPES = {
+    "string": str,
+    "integer": int,
+    "float": float,
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "dict": dict,
+    "any": str,
+}
+_BFCL_STRIP = re.compile(r"[ ,./\-_*^]")
+
+
+def _std(value: Any) -> Any:
+    """BFCL's string normalisation; other values unchanged."""
+    return _BFCL_STRIP.sub("", value).lower().replace("'", '"') if isinstance(value, str) else value
+
+
+def _bfcl_ok(value: Any, accepted: list, spec: dict) -> bool:
+    expected = _python_type(spec)
+    nested = _python_type(spec.get("items")) if expected is list else None
+    if expected is float and type(value) is int:  # Python would convert an int where a float is expected
+        value = float(value)
+    answer_type = next((type(a) for a in accepted if a != ""), None)
+    # a gold of another type than the schema's is a variable name: then only the exact value will do
+    variable = answer_type is not None and answer_type is not expected
+    if expected is not None and type(value) is not expected:
+        if type(value) is not answer_type:
+            return False
+        variable = True
+    elif nested is not None and not any(
+        not isinstance(option, list) or all(type(v) is nested or _first_type(option) is type(v) for v in value)
+        for option in accepted
+    ):
+        return False
+    if variable or expected is None:
+        return value in accepted
+    if expected is dict:
+        return any(_bfcl_dict_ok(value, option) for option in accepted if isinstance(option, dict))
+    if expected is list and nested is dict:
+        return any(
+            isinstance(option, list) and len(option) == len(value) and all(map(_bfcl_dict_ok, value, option))
+            for option in accepted
+        )
+    if expected is str:
+        return _std(value) in [_std(a) for a in accepted if isinstance(a, str)]
+    if expected is list:
+        return [_std(v) for v in value] in [
+            [_std(a) for a in option] for option in accepted if isinstance(option, list)
+        ]
+    return value in accepted
+
+
+def _python_type(spec: Any) -> type | None:
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    return _BFCL_TYPES.get(kind) if isinstance(kind, str) else None
+
+
+def _first_type(values: list) -> type | None:
+    return next((type(a) for a in values if a != ""), None)
+
+
+def _bfcl_dict_ok(value: Any, option: Any) -> bool:
+    """A dict value against one accepted dict of key -> accepted values, strings normalised."""
+    if not isinstance(value, dict) or not isinstance(option, dict):
+        return False
+    for key, item in value.items():
+        if not isinstance(option.get(key), list) or _std(item) not in [_std(a) for a in option[key]]:
+            return False
+    return all(key in value or (isinstance(accepted, list) and "" in accepted) for key, accepted in option.items())

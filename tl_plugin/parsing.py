@@ -1,0 +1,388 @@
+"""Model text -> tool calls, in any of the formats tool-use models write; calls -> text in any of them.
+
+Formats (`parse(text, fmt)` insists on one; "auto" detects it: first by how the text starts, then by markers in
+prose, so a marker inside a string value cannot mislead it):
+- "tool_call": `<tool_call>{json}</tool_call>` blocks, several per output (Qwen-2.5, Hermes);
+- "react": `Thought: ...` / `Action: NAME` / `Action Input: {json}` steps and `Final Answer: ...`
+  (ToolLLaMA, ToolEyes, RoTBench, Qwen-2 ReAct);
+- "json": `{"name", "arguments"|"parameters"}` objects and lists of them, OpenAI `{"function": {"name",
+  "arguments": "<json string>"}}` and `{"tool_calls": [...]}` (LLaMA-3.1, GPT);
+- "python": `get_weather(city="Paris", days=3)` and `[f(a=1), g(b='x')]` (BFCL, NexusRaven), read with `ast`:
+  only literal values are accepted, nothing the model wrote is ever evaluated.
+Plain text with no call attempt is fmt "text" with no error. Any failure is a `Parsed` whose `error` tells the model
+what to fix; `parse` never raises. Finish actions (`finish(answer=...)`, `Final Answer: ...`) and ask-the-user
+actions (`ask_to_user(question=...)`) come back as calls, recognised by `Parsed.is_finish` / `Parsed.is_ask`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from keyword import iskeyword
+from typing import Any
+
+FINISH_NAMES = frozenset({"finish", "final_answer"})
+ASK_NAMES = frozenset({"ask_to_user", "ask_user"})
+FORMATS = ("python", "react", "json", "tool_call", "text")
+
+_PY_EXAMPLE = 'get_weather(city="Paris", days=3), or a list [f(a=1), g(b="x")]'
+_JSON_EXAMPLE = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+_REACT_EXAMPLE = 'Action: get_weather\nAction Input: {"city": "Paris"}'
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call: a tool name and its JSON-like arguments."""
+
+    name: str
+    arguments: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "arguments": self.arguments}
+
+
+@dataclass
+class Parsed:
+    """What one model output says: its calls in order (finish/ask actions included) and the detected format.
+
+    `error` is set exactly when the output is a format error; it is written for the model to read."""
+
+    calls: list[ToolCall]
+    fmt: str
+    error: str | None = None
+    text: str = field(default="", repr=False)  # the model output, for `answer` of plain text
+
+    @property
+    def is_finish(self) -> bool:
+        return any(c.name.lower() in FINISH_NAMES for c in self.calls)
+
+    @property
+    def is_ask(self) -> bool:
+        return any(c.name.lower() in ASK_NAMES for c in self.calls)
+
+    @property
+    def answer(self) -> str | None:
+        """The finish action's answer; for plain text (no call at all) the text itself."""
+        if self.fmt == "text" and self.error is None:
+            return self.text.strip()
+        for call in self.calls:
+            if call.name.lower() in FINISH_NAMES:
+                value = call.arguments.get("answer")
+                if value is None:  # another key name: take the first string the action carries
+                    value = next((v for v in call.arguments.values() if isinstance(v, str)), None)
+                return value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False)
+        return None
+
+
+class _Malformed(ValueError):
+    """A call attempt that cannot be read; the message is the feedback for the model."""
+
+
+# ---- detection ----
+
+_REACT_MARK = re.compile(r"^[ \t]*(Thought|Action[ \t]+Input|Action|Final[ \t]+Answer|Observation)[ \t]*:", re.M)
+_PY_START = re.compile(r"\[?\s*[A-Za-z_][\w.]*\(")
+_JSON_LIST = re.compile(r"\[\s*[{\]]")
+_JSON_CALL = re.compile(r'[\[{]\s*(?:\{\s*)?"(?:name|function|tool_calls)"\s*:')
+_FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
+_SPACES = re.compile(r"\s*")
+_DECODER = json.JSONDecoder()
+# Model text like "a\,b" makes `ast` warn about escape sequences; the model's mistakes are not ours to log.
+_SOURCE = "<model-output>"
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=_SOURCE)
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=_SOURCE)
+
+
+def parse(text: str, fmt: str = "auto") -> Parsed:
+    """Parse one model output. fmt: "auto" (detect) or one of FORMATS to insist on that format. Never raises."""
+    if not isinstance(text, str):
+        return Parsed([], "text", f"expected the model output as text, got {type(text).__name__}")
+    body = _unwrap(text)
+    if fmt == "auto":
+        fmt = _detect(body)
+    reader = _READERS.get(fmt)
+    if reader is None:
+        return Parsed([], "text", f"unknown call format {fmt!r}; expected one of {', '.join(FORMATS)}", text)
+    try:
+        calls = reader(body)
+    except _Malformed as e:
+        return Parsed([], fmt, str(e), text)
+    except (RecursionError, MemoryError):  # adversarially deep nesting; stdlib parsers recurse
+        return Parsed([], fmt, "the call is nested too deeply to read; write flat JSON-like arguments", text)
+    return Parsed(calls, fmt, None, text)
+
+
+def _unwrap(text: str) -> str:
+    """Drop a Llama-3.1 `<|python_tag|>`, and Markdown code fences around calls that prose may surround."""
+    body = text.strip()
+    if body.startswith("<|python_tag|>"):
+        body = body[len("<|python_tag|>") :].lstrip()
+    if body.startswith("```") or ("```" in body and not _anchored(body) and not _REACT_MARK.search(body)):
+        fenced = _FENCE.search(body)
+        if fenced:
+            return fenced.group(1).strip()
+    return body
+
+
+def _anchored(body: str) -> str | None:
+    """The format a body starts with, if it starts with a call."""
+    if body.startswith("<tool_call>"):
+        return "tool_call"
+    if body.startswith("{") or _JSON_LIST.match(body):
+        return "json"
+    return "python" if _PY_START.match(body) else None
+
+
+def _detect(body: str) -> str:
+    """Formats a call starts with come first, so a marker inside a string value cannot mislead the detection;
+    JSON and Python values hold no raw newline, so ReAct's line-start markers cannot come from inside one."""
+    anchored = _anchored(body)
+    if anchored:
+        return anchored
+    if _REACT_MARK.search(body):
+        return "react"
+    if "<tool_call>" in body:
+        return "tool_call"
+    return "json" if _JSON_CALL.search(body) else "text"
+
+
+# ---- readers: body -> calls, or _Malformed ----
+
+
+def _read_text(body: str) -> list[ToolCall]:
+    return []
+
+
+def _read_python(body: str) -> list[ToolCall]:
+    try:
+        tree = ast.parse(body, _SOURCE, "exec")
+    except SyntaxError as e:
+        raise _Malformed(f"invalid Python call syntax ({e.msg}, line {e.lineno}); write {_PY_EXAMPLE}") from None
+    except ValueError as e:  # null bytes, integer literals beyond the digit limit
+        raise _Malformed(f"unreadable Python call ({e}); write {_PY_EXAMPLE}") from None
+    calls = []
+    for statement in tree.body:
+        if not isinstance(statement, ast.Expr):
+            raise _Malformed(
+                f"only calls are allowed, found a {type(statement).__name__} statement; write {_PY_EXAMPLE}"
+            )
+        node = statement.value
+        for item in node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]:
+            calls.append(_python_call(item))
+    if not calls:
+        raise _Malformed(f"no call found; write {_PY_EXAMPLE}")
+    return calls
+
+
+def _python_call(node: ast.AST) -> ToolCall:
+    if not isinstance(node, ast.Call):
+        raise _Malformed(f"expected a function call, found {_describe(node)}; write {_PY_EXAMPLE}")
+    name = _dotted_name(node.func)
+    if name is None:
+        raise _Malformed(f"the tool name must be a plain name such as get_weather, found {_describe(node.func)}")
+    if node.args:
+        raise _Malformed(f'{name}(): pass every argument by keyword, e.g. {name}(city="Paris")')
+    arguments = {}
+    for keyword in node.keywords:
+        if keyword.arg is None and not isinstance(keyword.value, ast.Dict):
+            raise _Malformed(f"{name}(): **kwargs is not allowed; pass every argument by keyword")
+        try:  # **{"not-an-identifier": 1} carries keys that cannot be keywords
+            value = _literal(keyword.value)
+        except _Malformed as e:
+            raise _Malformed(f"{name}() argument '{keyword.arg or '**'}': {e}") from None
+        if keyword.arg is None:
+            arguments.update(value)
+        else:
+            arguments[keyword.arg] = value
+    return ToolCall(name, arguments)
+
+
+def _dotted_name(node: ast.AST) -> str | None:
+    """`math.factorial` -> "math.factorial"; anything but names and attribute chains -> None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted_name(node.value)
+        return None if head is None else f"{head}.{node.attr}"
+    return None
+
+
+_JSON_NAMES = {"true": True, "false": False, "null": None, "none": None}
+
+
+def _literal(node: ast.AST) -> Any:
+    """JSON-like value of a literal expression; anything that would need evaluating is rejected."""
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (str, bool, int, float))):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(element) for element in node.elts]
+    if isinstance(node, ast.Dict):
+        if not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys):
+            raise _Malformed("dictionary keys must be string literals")
+        return {k.value: _literal(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        if isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
+            return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
+    if isinstance(node, ast.Name) and node.id.lower() in _JSON_NAMES:  # JSON spellings models often use
+        return _JSON_NAMES[node.id.lower()]
+    raise _Malformed(
+        f"only literal values (strings, numbers, booleans, None, lists, dicts) are allowed, found {_describe(node)}"
+    )
+
+
+_NODE_NAMES = {
+    ast.Call: "a function call",
+    ast.Attribute: "an attribute access",
+    ast.Lambda: "a lambda",
+    ast.JoinedStr: "an f-string",
+    ast.Name: "a variable name",
+    ast.Subscript: "a subscript",
+    ast.BinOp: "an arithmetic expression",
+    ast.Set: "a set",
+    ast.Starred: "a starred expression",
+}
+
+
+def _describe(node: ast.AST) -> str:
+    return _NODE_NAMES.get(type(node), f"an expression ({type(node).__name__})")
+
+
+def _read_react(body: str) -> list[ToolCall]:
+    marks = list(_REACT_MARK.finditer(body))
+    calls, action = [], None
+    for i, mark in enumerate(marks):
+        kind = " ".join(mark.group(1).split())
+        content = body[mark.end() : marks[i + 1].start() if i + 1 < len(marks) else len(body)].strip()
+        if kind == "Action":
+            if action is not None:
+                raise _Malformed(f"Action '{action}' has no Action Input; write\n{_REACT_EXAMPLE}")
+            if not content or "\n" in content:
+                raise _Malformed(f"Action must be followed by one tool name on the same line; write\n{_REACT_EXAMPLE}")
+            action = content
+        elif kind == "Action Input":
+            if action is None:
+                raise _Malformed(f"Action Input without an Action before it; write\n{_REACT_EXAMPLE}")
+            calls.append(ToolCall(action, _load_object(content, "Action Input")))
+            action = None
+        elif kind == "Final Answer":
+            calls.append(ToolCall("finish", {"answer": content}))
+    if action is not None:
+        raise _Malformed(f"Action '{action}' has no Action Input; write\n{_REACT_EXAMPLE}")
+    if not calls:
+        raise _Malformed(f"no Action or Final Answer found; write\n{_REACT_EXAMPLE}\nor Final Answer: <your answer>")
+    return calls
+
+
+def _read_tool_call(body: str) -> list[ToolCall]:
+    calls, at, number = [], body.find("<tool_call>"), 0
+    while at >= 0:
+        number += 1
+        start = _SPACES.match(body, at + len("<tool_call>")).end()
+        close = body.find("</tool_call>", start)
+        end = close if close >= 0 else len(body)  # a last block left unclosed still counts
+        try:  # decoded from the block's start, so a tag inside a string value cannot cut the block
+            value, end = _DECODER.raw_decode(body, start)
+        except ValueError:
+            value = _load_value(body[start:end], f"<tool_call> block {number}")
+        calls.extend(_json_call(item) for item in (value if isinstance(value, list) else [value]))
+        at = body.find("<tool_call>", end)
+    return calls
+
+
+def _read_json(body: str) -> list[ToolCall]:
+    found = _JSON_CALL.search(body)
+    pos = 0 if body[:1] in ("{", "[") else found.start() if found else len(body)
+    values = []
+    while pos < len(body) and body[pos] in "{[":  # several objects in a row: JSON Lines, or ", "-separated
+        try:
+            value, pos = _DECODER.raw_decode(body, pos)
+        except ValueError as e:
+            if values:
+                break
+            raise _Malformed(f"invalid JSON ({e}); write {_JSON_EXAMPLE}") from None
+        values.append(value)
+        while pos < len(body) and body[pos] in " \t\r\n,;":
+            pos += 1
+    if not values:
+        raise _Malformed(f"no JSON call found; write {_JSON_EXAMPLE}")
+    calls = []
+    for value in values:
+        if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):
+            value = value["tool_calls"]
+        calls.extend(_json_call(item) for item in (value if isinstance(value, list) else [value]))
+    return calls
+
+
+def _json_call(item: Any) -> ToolCall:
+    """{"name", "arguments"|"parameters"} or OpenAI's {"function": {"name", "arguments": "<json string>"}}."""
+    if isinstance(item, dict) and isinstance(item.get("function"), dict):
+        item = item["function"]
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"].strip():
+        raise _Malformed(f'each call must be an object with a "name" string; write {_JSON_EXAMPLE}')
+    arguments = item.get("arguments", item.get("parameters"))
+    if arguments is None or arguments == "":
+        arguments = {}
+    elif isinstance(arguments, str):  # OpenAI sends the arguments as a JSON string
+        arguments = _load_object(arguments, f'"arguments" of {item["name"]}')
+    if not isinstance(arguments, dict):
+        raise _Malformed(f'"arguments" of {item["name"]} must be a JSON object; write {_JSON_EXAMPLE}')
+    return ToolCall(item["name"].strip(), arguments)
+
+
+def _load_value(text: str, where: str, example: str = _JSON_EXAMPLE) -> Any:
+    """A JSON value at the start of `text` (trailing text ignored), else a Python literal; _Malformed if neither."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = _FENCE.match(text).group(1).strip()
+    if not text:
+        raise _Malformed(f"{where} is empty; write {example}")
+    try:
+        return _DECODER.raw_decode(text)[0]
+    except ValueError as e:
+        json_error = str(e)
+    try:  # single-quoted dicts, True/False/None: read as literals, never evaluated
+        return _literal(ast.parse(text, _SOURCE, "eval").body)
+    except (SyntaxError, ValueError):
+        raise _Malformed(f"{where} is not valid JSON ({json_error}); write {example}") from None
+
+
+def _load_object(text: str, where: str) -> dict:
+    value = _load_value(text, where, '{"city": "Paris"}, or {} when the tool takes no arguments')
+    if not isinstance(value, dict):
+        raise _Malformed(f'{where} must be a JSON object, got {type(value).__name__}; write {{"city": "Paris"}}')
+    return value
+
+
+_READERS = {
+    "python": _read_python,
+    "react": _read_react,
+    "json": _read_json,
+    "tool_call": _read_tool_call,
+    "text": _read_text,
+}
+
+
+def format_call(call: ToolCall | dict, fmt: str) -> str:
+    """Render one call in a format ("python", "react", "json", "tool_call"); `parse` reads it back.
+
+    In python, JSON values become Python literals (True, None) and keys that cannot be keywords go in `**{...}`."""
+    if isinstance(call, dict):
+        call = ToolCall(call["name"], call.get("arguments") or {})
+    if fmt == "python":
+        # ASCII only: Python NFKC-normalises other identifiers, which would change the key
+        plain = {k: v for k, v in call.arguments.items() if k.isascii() and k.isidentifier() and not iskeyword(k)}
+        rest = {k: v for k, v in call.arguments.items() if k not in plain}
+        rendered = [f"{key}={value!r}" for key, value in plain.items()] + ([f"**{rest!r}"] if rest else [])
+        return f"{call.name}({', '.join(rendered)})"
+    payload = json.dumps(call.arguments, ensure_ascii=False)
+    if fmt == "react":
+        return f"Thought:\nAction: {call.name}\nAction Input: {payload}"
+    as_json = json.dumps(call.as_dict(), ensure_ascii=False)
+    if fmt == "json":
+        return as_json
+    if fmt == "tool_call":
+        return f"<tool_call>\n{as_json}\n</tool_call>"
+    raise ValueError(f"unknown call format {fmt!r}; expected python, react, json or tool_call")
