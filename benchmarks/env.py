@@ -19,28 +19,39 @@ from envs.tasks import builtin_tasks
 from envs.tool_use import ToolUseEnv
 from tool_server import ToolServer
 
-ACTION = 'get_weather_forecast(city="Paris", days=2)'
+ACTIONS = {  # the same call, as a model prompted in each format writes it
+    "python": 'get_weather_forecast(city="Paris", days=2)',
+    "react": 'Thought: I need the forecast.\nAction: get_weather_forecast\nAction Input: {"city": "Paris", "days": 2}',
+    "qwen": '<tool_call>\n{"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 2}}\n</tool_call>',
+}
 CALL = {"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 2}}
 
 
-def rate(step, seconds: float) -> float:
-    """Calls of `step()` per second over `seconds` (after a short warm-up)."""
-    for _ in range(50):
-        step()
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
+def rates(steps: dict[str, object], seconds: float, slice_s: float = 0.2) -> dict[str, float]:
+    """Calls per second of each `step()`, measured in alternating slices so that every one sees the same machine
+    (this VM's speed drifts by tens of percent over seconds)."""
+    counts, spent = dict.fromkeys(steps, 0), dict.fromkeys(steps, 0.0)
+    for step in steps.values():  # warm-up
         for _ in range(50):
             step()
-        count += 50
-    return count / elapsed
+    deadline = time.perf_counter() + seconds * len(steps)
+    while time.perf_counter() < deadline:
+        for name, step in steps.items():
+            start = time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < slice_s:
+                for _ in range(20):
+                    step()
+                counts[name] += 20
+            spent[name] += elapsed
+    return {name: counts[name] / spent[name] for name in steps}
 
 
-def env_stepper(env: ToolUseEnv):
+def env_stepper(env: ToolUseEnv, action: str):
     env.reset(options={"task_index": 0})
     turns = [0]
 
     def step():
-        env.step(ACTION)
+        env.step(action)
         turns[0] += 1
         if turns[0] % 8 == 0:
             env.reset(options={"task_index": 0})
@@ -67,18 +78,24 @@ def main() -> None:
     args = parser.parse_args()
     task = next(t for t in builtin_tasks() if t.gold_calls[0] == CALL)
     server = ToolServer()
-    raw = rate(lambda: server.call(CALL["name"], CALL["arguments"], session="bench"), args.seconds)
-    in_process = {
-        fmt: rate(env_stepper(ToolUseEnv([task], prompt_format=fmt, server=server)), args.seconds)
-        for fmt in ("python", "react", "qwen")
-    }
+    steps = {"raw": lambda: server.call(CALL["name"], CALL["arguments"], session="bench")}
+    for fmt in ("python", "react", "qwen"):
+        steps[fmt] = env_stepper(ToolUseEnv([task], prompt_format=fmt, server=server), ACTIONS[fmt])
+    measured = rates(steps, args.seconds)
+    raw, in_process = measured.pop("raw"), measured
     process, url = start_server()
     try:
         with httpx.Client() as client:
-            raw_http = rate(lambda: client.post(url + "/call", json={**CALL, "session": "bench"}).json(), args.seconds)
-        env = ToolUseEnv([task], server=url)
-        over_http = rate(env_stepper(env), args.seconds)
-        env.close()
+            env = ToolUseEnv([task], server=url)
+            http = rates(
+                {
+                    "raw": lambda: client.post(url + "/call", json={**CALL, "session": "bench"}).json(),
+                    "env": env_stepper(env, ACTIONS["python"]),
+                },
+                args.seconds,
+            )
+            raw_http, over_http = http["raw"], http["env"]
+            env.close()
     finally:
         process.kill()
     print(f"{'what':<34}{'steps/s':>10}{'ratio':>8}")

@@ -185,39 +185,35 @@ class ToolUseEnv(gym.Env[str, str]):
         even when the server knows them: the model was not given them."""
         if call.name not in self.tool_names:
             return Category.TOOL_HALLUCINATION, undefined_tool_message(call.name)
-        request = {
-            "name": call.name,
-            "arguments": call.arguments,
-            "session": self.session,
-            "toolset": self.task.toolset,
-            "faults": self._faults,
-        }
         if self.server is not None:
-            result = self.server.call(**request)
+            result = self.server.call(call.name, call.arguments, self.session, self.task.toolset, self._faults)
         else:
-            result = self._post(request)
+            result = self._post(call)
         if result.get("ok"):
-            self.successful_calls.append(call.as_dict())
+            self.successful_calls.append(call)
             return Category.OK, json.dumps(result.get("output"), ensure_ascii=False)
         return Category(result.get("category", "other")), str(result.get("message", ""))
 
-    def _post(self, request: dict) -> dict:
+    def _post(self, call: ToolCall) -> dict:
         url = self.urls[self._url_turn % len(self.urls)].rstrip("/") + "/call"
         self._url_turn += 1
+        request = {"name": call.name, "arguments": call.arguments, "session": self.session,
+                   "toolset": self.task.toolset, "faults": self._faults}  # fmt: skip
         try:
-            response = self._http.post(url, json={k: v for k, v in request.items() if v is not None})
+            response = self._http.post(url, json=request)
             return response.json()
         except (httpx.HTTPError, ValueError) as error:  # a dead or broken server is the tool's instability
             kind = "timeout" if isinstance(error, httpx.TimeoutException) else "connection_error"
             return {
                 "ok": False,
                 "category": "tool_instability",
-                "message": INSTABILITY_MESSAGES[kind].format(tool=request["name"]),
+                "message": INSTABILITY_MESSAGES[kind].format(tool=call.name),
             }
 
     def _task_reward(self, answer: str) -> float:
         if self.task.answer is not None:
             return TASK_REWARD[check_answer(self.task.answer, answer)]
         if self.task.gold_calls:
-            return TASK_REWARD[all(call in self.successful_calls for call in self.task.gold_calls)]
+            made = self.successful_calls
+            return TASK_REWARD[all(ToolCall(g["name"], g["arguments"]) in made for g in self.task.gold_calls)]
         return 0.0

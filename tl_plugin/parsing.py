@@ -157,14 +157,18 @@ def _read_text(body: str) -> list[ToolCall]:
 
 
 def _read_python(body: str) -> list[ToolCall]:
+    try:  # one expression (a call, or a list of calls) is the common case, and "eval" mode parses it faster
+        statements = [ast.Expr(ast.parse(body, _SOURCE, "eval").body)]
+    except (SyntaxError, ValueError):
+        statements = None
     try:
-        tree = ast.parse(body, _SOURCE, "exec")
+        statements = statements or ast.parse(body, _SOURCE, "exec").body
     except SyntaxError as e:
         raise _Malformed(f"invalid Python call syntax ({e.msg}, line {e.lineno}); write {_PY_EXAMPLE}") from None
     except ValueError as e:  # null bytes, integer literals beyond the digit limit
         raise _Malformed(f"unreadable Python call ({e}); write {_PY_EXAMPLE}") from None
     calls = []
-    for statement in tree.body:
+    for statement in statements:
         if not isinstance(statement, ast.Expr):
             raise _Malformed(
                 f"only calls are allowed, found a {type(statement).__name__} statement; write {_PY_EXAMPLE}"
