@@ -9,8 +9,6 @@ episodes are reset every 8 steps (the paper's turn budget is 9). Target: in-proc
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 
 import httpx
@@ -18,6 +16,7 @@ import httpx
 from envs.tasks import builtin_tasks
 from envs.tool_use import ToolUseEnv
 from tool_server import ToolServer
+from tool_server.app import start_server_process
 
 ACTIONS = {  # the same call, as a model prompted in each format writes it
     "python": 'get_weather_forecast(city="Paris", days=2)',
@@ -59,19 +58,6 @@ def env_stepper(env: ToolUseEnv, action: str):
     return step
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    port = 18000 + int(time.time()) % 1000
-    process = subprocess.Popen([sys.executable, "-m", "tool_server", "--port", str(port)], stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/health", timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("tool server did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -83,7 +69,7 @@ def main() -> None:
         steps[fmt] = env_stepper(ToolUseEnv([task], prompt_format=fmt, server=server), ACTIONS[fmt])
     measured = rates(steps, args.seconds)
     raw, in_process = measured.pop("raw"), measured
-    process, url = start_server()
+    url, process = start_server_process()
     try:
         with httpx.Client() as client:
             env = ToolUseEnv([task], server=url)

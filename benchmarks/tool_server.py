@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import aiohttp
+
+from tool_server.app import start_server_process
 
 BODY = json.dumps({"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 3, "units": "metric"}})
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,13 +70,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     args = parser.parse_args()
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "tool_server", "--port", str(port)], cwd=ROOT)
+    base, server = start_server_process()
     try:
-        asyncio.run(_wait_for_health(base, server))
         rows, total_errors = [], 0
         print(f"server: uvicorn, 1 worker, {base}; body: {BODY}")
         print(f"{'endpoint':<9}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
@@ -93,21 +88,6 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
-
-
-async def _wait_for_health(base: str, server: subprocess.Popen, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited with status {server.returncode}")
-            try:
-                async with http.get(f"{base}/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
-    raise SystemExit(f"the server did not answer /health within {timeout_s} s")
 
 
 if __name__ == "__main__":

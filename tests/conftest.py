@@ -26,25 +26,9 @@ def free_port() -> int:
 @pytest.fixture
 def loopback_tool_server():
     """A real `tl-tool-server` process on a free loopback port: yields (url, process); killed afterwards."""
-    import subprocess
-    import sys
-    import time
+    from tool_server.app import start_server_process
 
-    import httpx
-
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tool_server", "--port", str(port)], stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "tool server did not start"
-        time.sleep(0.2)
+    url, process = start_server_process()
     yield url, process
     process.kill()
     process.wait()

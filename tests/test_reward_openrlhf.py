@@ -4,7 +4,6 @@ Prompts come from our converter through OpenRLHF's real PromptDataset and a toke
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 import uvicorn
+from conftest import free_port
 from openrlhf.datasets import PromptDataset
 from openrlhf.utils.agent import SingleTurnAgentExecutor
 from tiny import train_tokenizer
@@ -90,16 +90,10 @@ def test_single_turn_executor_loads_the_reward_file_by_path(tokenizer, batch):
     assert outputs[0]["extra_logs"]["irm_correct"] == 1.0 and outputs[1]["extra_logs"]["irm_wrong_tool"] == 1.0
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url():
     """Our reward app under a real uvicorn server on a loopback port, in a thread."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -152,7 +146,7 @@ def test_malformed_payloads_get_400_with_a_clear_message(server_url):
 def test_server_command_binds_loopback_and_reads_a_table(tmp_path):
     table = tmp_path / "table.json"
     table.write_text(json.dumps({"correct": 4.0}))
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tl_plugin.reward_server", "--port", str(port), "--table", str(table)],
         stdout=subprocess.PIPE,

@@ -18,29 +18,15 @@ from conftest import free_port
 
 from tl_plugin.taxonomy import CATEGORIES
 from tool_server import Catalog, ToolServer, builtin_catalog
-from tool_server.app import create_app
+from tool_server.app import create_app, start_server_process
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "tl-tool-server"
 WEATHER = {"name": "get_weather_current", "arguments": {"city": "Paris"}}
 
 
 def start_server(*flags: str, command: list[str] | None = None) -> tuple[str, subprocess.Popen]:
-    """A tool server process on a free loopback port, once it answers /health."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*(command or [str(CONSOLE_SCRIPT)]), "--port", str(port), *flags], stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return url, process
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "the tool server did not start"
-        time.sleep(0.1)
+    """The console script (or `command`) on a free loopback port, once it answers /health."""
+    return start_server_process(*flags, command=command or [str(CONSOLE_SCRIPT)])
 
 
 def stop(process: subprocess.Popen) -> None:

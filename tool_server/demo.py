@@ -7,14 +7,12 @@ it. Exit status 0 only when every category was seen.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 
 import httpx
 
 from tl_plugin.taxonomy import CATEGORIES
+from tool_server.app import start_server_process
 
 # (what the step shows, request body as JSON text): the same calls a model makes, right and wrong.
 EPISODE = [
@@ -38,15 +36,10 @@ EPISODE = [
 
 def main() -> int:
     """Run the episode; returns (and exits with) 0 when every category was seen, 1 otherwise."""
-    with socket.socket() as probe:  # a free loopback port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "tool_server", "--port", str(port)])
-    base = f"http://127.0.0.1:{port}"
+    base, server = start_server_process()
     seen = set()
     try:
         with httpx.Client(base_url=base, timeout=10.0) as http:
-            _wait_for_health(http, server)
             tools = http.get("/tools").json()
             print(f"tl-tool-server on {base}: {len(tools)} tools, e.g. {', '.join(t['name'] for t in tools[:4])} ...")
             steps = [(what, json.dumps(body)) for what, body in EPISODE]
@@ -64,19 +57,6 @@ def main() -> int:
     missing = [c for c in CATEGORIES if c not in seen]
     print(f"\ncategories seen: {len(seen)}/{len(CATEGORIES)}" + (f"; missing: {missing}" if missing else ""))
     return 1 if missing else 0
-
-
-def _wait_for_health(http: httpx.Client, server: subprocess.Popen, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"tl-tool-server exited with status {server.returncode}")
-        try:
-            if http.get("/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"tl-tool-server did not answer /health within {timeout_s} s")
 
 
 if __name__ == "__main__":
