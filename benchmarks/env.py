@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from envs.tasks import builtin_tasks
+from envs.builtin_tasks import builtin_tasks
 from envs.tool_use import ToolUseEnv
 from tool_server import ToolServer
 from tool_server.app import start_server_process

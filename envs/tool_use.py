@@ -25,8 +25,9 @@ import gymnasium as gym
 import httpx
 from gymnasium import spaces
 
+from envs.builtin_tasks import builtin_tasks
 from envs.prompts import FORMATS, generation_prompt, message_text, render, system_prompt
-from envs.tasks import Task, builtin_tasks, check_answer, load_tasks
+from envs.tasks import Task, check_answer, load_tasks
 from tl_plugin.judge import IRM_TABLE
 from tl_plugin.parsing import ToolCall, parse
 from tl_plugin.taxonomy import INSTABILITY_MESSAGES, Category, undefined_tool_message

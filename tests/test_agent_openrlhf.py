@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from tiny import train_tokenizer
 
-from envs.tasks import builtin_tasks
+from envs.builtin_tasks import builtin_tasks
 from tl_plugin.agent import mask_error_turns
 
 AGENT_FILE = Path(__file__).resolve().parents[1] / "tl_plugin" / "agent.py"

@@ -8,7 +8,8 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import SyncVectorEnv
 
 import envs  # noqa: F401  (registers ToolUse-v0)
-from envs.tasks import Task, builtin_tasks, check_answer
+from envs.builtin_tasks import builtin_tasks
+from envs.tasks import Task, check_answer
 from envs.tool_use import REWARDS, ToolUseEnv
 from tool_server import Catalog, ToolServer, builtin_catalog
 

@@ -5,7 +5,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envs.tasks import builtin_tasks
+from envs.builtin_tasks import builtin_tasks
 from envs.tool_use import ToolUseEnv
 
 TASKS = builtin_tasks()

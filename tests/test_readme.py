@@ -8,4 +8,3 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_command = (REPO / ".ci/run").read_text().strip().splitlines()[-1]
     assert ci_command.endswith("python -m pytest -q")
     assert f"\n{ci_command}\n" in readme
-

@@ -50,8 +50,8 @@ def _row(row_id: str, messages: list[dict], tools: list, gold: object, mode: str
 
 def builtin_task_rows() -> tuple[list[dict], Counter]:
     """Rows from the built-in tasks: the env's own first observation as the input, the task as the label."""
+    from envs.builtin_tasks import builtin_tasks
     from envs.prompts import system_prompt as env_system_prompt  # adapters may import envs; the core may not
-    from envs.tasks import builtin_tasks
 
     rows = []
     for task in builtin_tasks():

@@ -18,8 +18,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from envs.builtin_tasks import builtin_tasks
 from envs.prompts import ASK_TOOL, FINISH_TOOL, system_prompt
-from envs.tasks import Task, builtin_tasks
+from envs.tasks import Task
 from tl_plugin.parsing import format_call
 from tl_plugin.taxonomy import Category, undefined_tool_message
 from tool_server import ToolServer

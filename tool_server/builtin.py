@@ -14,86 +14,25 @@ import math
 import statistics
 from typing import Literal
 
+from tool_server.world import (
+    CITIES,
+    COUNTRIES,
+    DEFINITIONS,
+    DICTIONARY,
+    DOCUMENTS,
+    LENGTH_M,
+    STOCKS,
+    TODAY,
+    USD_PER_UNIT,
+    VOLUME_L,
+    WEIGHT_KG,
+)
+
 
 class ToolCallFailure(Exception):
     """A well-formed call the tool cannot satisfy (unknown city, division by zero, missing record...)."""
 
 
-TODAY = dt.date(2024, 6, 3)  # the built-in world's "today": fixed, so answers are checkable
-
-CITIES: dict[str, dict] = {
-    # name: country, population, lat, lon, utc_offset, temp_c, condition, humidity, wind_kph, aqi
-    "Paris": dict(country="France", population=2102650, lat=48.857, lon=2.352, utc_offset=2, temp_c=18.0,
-                  condition="cloudy", humidity=71, wind_kph=12, aqi=42),
-    "London": dict(country="United Kingdom", population=8866180, lat=51.507, lon=-0.128, utc_offset=1, temp_c=15.0,
-                   condition="rain", humidity=82, wind_kph=19, aqi=35),
-    "Berlin": dict(country="Germany", population=3755251, lat=52.520, lon=13.405, utc_offset=2, temp_c=20.0,
-                   condition="sunny", humidity=55, wind_kph=9, aqi=28),
-    "Madrid": dict(country="Spain", population=3332035, lat=40.417, lon=-3.704, utc_offset=2, temp_c=27.0,
-                   condition="sunny", humidity=34, wind_kph=7, aqi=51),
-    "Rome": dict(country="Italy", population=2746984, lat=41.903, lon=12.496, utc_offset=2, temp_c=25.0,
-                 condition="sunny", humidity=48, wind_kph=8, aqi=47),
-    "Tokyo": dict(country="Japan", population=14094034, lat=35.690, lon=139.692, utc_offset=9, temp_c=23.0,
-                  condition="humid", humidity=77, wind_kph=11, aqi=38),
-    "New York": dict(country="United States", population=8258035, lat=40.713, lon=-74.006, utc_offset=-4,
-                     temp_c=22.0, condition="cloudy", humidity=63, wind_kph=15, aqi=55),
-    "Sydney": dict(country="Australia", population=5450496, lat=-33.869, lon=151.209, utc_offset=10, temp_c=13.0,
-                   condition="windy", humidity=60, wind_kph=28, aqi=22),
-    "Cairo": dict(country="Egypt", population=10230350, lat=30.044, lon=31.236, utc_offset=3, temp_c=34.0,
-                  condition="sunny", humidity=25, wind_kph=14, aqi=88),
-    "Toronto": dict(country="Canada", population=2794356, lat=43.653, lon=-79.383, utc_offset=-4, temp_c=19.0,
-                    condition="cloudy", humidity=58, wind_kph=16, aqi=30),
-}
-COUNTRIES: dict[str, dict] = {
-    "France": dict(capital="Paris", currency="EUR", language="French", population=68170228),
-    "United Kingdom": dict(capital="London", currency="GBP", language="English", population=67596281),
-    "Germany": dict(capital="Berlin", currency="EUR", language="German", population=84482267),
-    "Spain": dict(capital="Madrid", currency="EUR", language="Spanish", population=48345223),
-    "Italy": dict(capital="Rome", currency="EUR", language="Italian", population=58761146),
-    "Japan": dict(capital="Tokyo", currency="JPY", language="Japanese", population=124516650),
-    "United States": dict(capital="Washington", currency="USD", language="English", population=334914895),
-    "Australia": dict(capital="Canberra", currency="AUD", language="English", population=26638544),
-    "Egypt": dict(capital="Cairo", currency="EGP", language="Arabic", population=112716598),
-    "Canada": dict(capital="Ottawa", currency="CAD", language="English", population=40097761),
-}
-USD_PER_UNIT = {"USD": 1.0, "EUR": 1.085, "GBP": 1.27, "JPY": 0.0064, "AUD": 0.665, "CAD": 0.732, "EGP": 0.021,
-                "CHF": 1.1}
-STOCKS = {"ACME": 132.5, "GLOBEX": 48.2, "INITECH": 215.75, "UMBRELLA": 9.8, "HOOLI": 301.1}
-DICTIONARY = {  # English word -> {language: translation}
-    "hello": {"fr": "bonjour", "es": "hola", "de": "hallo", "it": "ciao", "ja": "konnichiwa"},
-    "goodbye": {"fr": "au revoir", "es": "adiós", "de": "auf wiedersehen", "it": "arrivederci", "ja": "sayonara"},
-    "thank you": {"fr": "merci", "es": "gracias", "de": "danke", "it": "grazie", "ja": "arigatou"},
-    "cat": {"fr": "chat", "es": "gato", "de": "Katze", "it": "gatto", "ja": "neko"},
-    "dog": {"fr": "chien", "es": "perro", "de": "Hund", "it": "cane", "ja": "inu"},
-    "water": {"fr": "eau", "es": "agua", "de": "Wasser", "it": "acqua", "ja": "mizu"},
-    "book": {"fr": "livre", "es": "libro", "de": "Buch", "it": "libro", "ja": "hon"},
-    "friend": {"fr": "ami", "es": "amigo", "de": "Freund", "it": "amico", "ja": "tomodachi"},
-    "house": {"fr": "maison", "es": "casa", "de": "Haus", "it": "casa", "ja": "ie"},
-    "apple": {"fr": "pomme", "es": "manzana", "de": "Apfel", "it": "mela", "ja": "ringo"},
-}
-DEFINITIONS = {
-    "ephemeral": ("lasting for a very short time", ["fleeting", "transient", "brief"]),
-    "ubiquitous": ("present everywhere", ["omnipresent", "pervasive", "universal"]),
-    "candid": ("truthful and straightforward", ["frank", "honest", "open"]),
-    "meticulous": ("showing great attention to detail", ["careful", "thorough", "precise"]),
-    "resilient": ("able to recover quickly from difficulties", ["tough", "hardy", "flexible"]),
-    "serene": ("calm, peaceful and untroubled", ["calm", "tranquil", "peaceful"]),
-}
-DOCUMENTS = [  # the small search corpus: id, kind (web | news), title, text
-    ("doc-1", "web", "Python 3.12 release notes", "Python 3.12 brings better error messages and faster startup."),
-    ("doc-2", "web", "How photosynthesis works", "Plants turn light, water and carbon dioxide into sugar."),
-    ("doc-3", "web", "The Eiffel Tower", "The Eiffel Tower in Paris is 330 metres tall and opened in 1889."),
-    ("doc-4", "web", "Mount Everest", "Mount Everest is 8849 metres high, the tallest mountain above sea level."),
-    ("doc-5", "web", "Speed of light", "Light travels at 299792 kilometres per second in a vacuum."),
-    ("doc-6", "web", "The Great Wall", "The Great Wall of China is more than 21000 kilometres long."),
-    ("news-1", "news", "Central bank holds rates", "The central bank kept its rate at 4.5 percent on Monday."),
-    ("news-2", "news", "Tokyo marathon record", "A course record of 2 hours 2 minutes was set in Tokyo."),
-    ("news-3", "news", "Solar farm opens in Cairo", "A 500 megawatt solar farm opened near Cairo this week."),
-    ("news-4", "news", "Berlin museum reopens", "The Pergamon museum in Berlin reopened after renovation."),
-]
-LENGTH_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "km": 1000.0, "in": 0.0254, "ft": 0.3048, "mi": 1609.344}
-WEIGHT_KG = {"g": 0.001, "kg": 1.0, "lb": 0.45359237, "oz": 0.028349523}
-VOLUME_L = {"ml": 0.001, "l": 1.0, "gal": 3.785411784, "cup": 0.2365882365}
 Currency = Literal["USD", "EUR", "GBP", "JPY", "AUD", "CAD", "EGP", "CHF"]
 Units = Literal["metric", "imperial"]
 Lang = Literal["en", "fr", "es", "de", "it", "ja"]
