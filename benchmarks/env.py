@@ -16,7 +16,7 @@ import httpx
 from envs.builtin_tasks import builtin_tasks
 from envs.tool_use import ToolUseEnv
 from tool_server import ToolServer
-from tool_server.app import start_server_process
+from tool_server.process import start_server_process
 
 ACTIONS = {  # the same call, as a model prompted in each format writes it
     "python": 'get_weather_forecast(city="Paris", days=2)',

@@ -17,9 +17,9 @@ import random
 import time
 from pathlib import Path
 
-from tl_plugin.parsing import ToolCall, format_call
-from tl_plugin.prompt_data import rotbench_rows
-from tl_plugin.reward import label_gold, reward_func
+from tl_plugin.adapters.reward import label_gold, reward_func
+from tl_plugin.core.parsing import ToolCall, format_call
+from tl_plugin.data.prompts import prompt_rows
 
 DATA = Path(os.environ.get("TL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FORMATS = ("react", "python", "json", "tool_call")
@@ -50,7 +50,7 @@ def _response(rng: random.Random, label: dict) -> str:
 def build(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
     rows = []
     for path in sorted((DATA / "rotbench").glob("*.json")):
-        rows += rotbench_rows(path)[0]
+        rows += prompt_rows("rotbench", path)[0]
     rng = random.Random(seed)
     queries, prompts, labels = [], [], []
     for _ in range(n):

@@ -1,7 +1,7 @@
 """Build time of ToolSFTDataset (MAE + PKT) against OpenRLHF's own SFTDataset (multiturn), same data, same run.
 
 Data: 1,217 trajectories from `tl-data synth` (17% injected mistakes, python prompt format), the paper's training
-set size. Tokenizer: the byte-level BPE of tests/tiny.py, trained in code. All datasets are built the same way:
+set size. Tokenizer: the byte-level BPE of tests/helpers.py, trained in code. All datasets are built the same way:
 from the same JSONL loaded in memory as OpenRLHF loads it (caching off: nothing to reuse), in one process, with the
 chat template, multiturn; builds alternate and each is repeated, the best time kept. Target: ratio <= 1.25.
 A third build, ToolSFTDataset with no transforms, shows what MAE and PKT themselves cost: ToolSFTDataset finds the
@@ -27,11 +27,11 @@ import datasets
 from openrlhf.datasets import SFTDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from tiny import train_tokenizer  # noqa: E402
+from helpers import train_tokenizer  # noqa: E402
 
-from tl_plugin.sft_dataset import ToolSFTDataset  # noqa: E402
-from tl_plugin.synth import synth  # noqa: E402
-from tl_plugin.trajectories import write_jsonl  # noqa: E402
+from tl_plugin.adapters.sft_dataset import ToolSFTDataset  # noqa: E402
+from tl_plugin.data.sources import write_jsonl  # noqa: E402
+from tl_plugin.data.synth import synth  # noqa: E402
 
 
 def main() -> None:

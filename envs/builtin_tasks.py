@@ -346,7 +346,9 @@ def _multi_step() -> list[tuple[str, list[dict], str]]:
 
 
 @lru_cache(maxsize=1)
-def _builtin_task_dicts() -> tuple[dict, ...]:
+def builtin_tasks() -> tuple[Task, ...]:
+    """The built-in suite: several hundred single- and multi-step tasks over the built-in catalog. Built once per
+    process and shared by every caller (envs are created per episode): read the tasks, never change them."""
     schemas = {t["name"]: t for t in ToolServer().tools()}
     rng = random.Random(0)  # distractors are fixed: the suite is the same on every machine
     tasks = []
@@ -356,19 +358,6 @@ def _builtin_task_dicts() -> tuple[dict, ...]:
             if names & set(family):
                 names |= set(family)
         names |= set(rng.sample(sorted(schemas), 3))
-        tasks.append(
-            Task(
-                f"builtin-{i}",
-                query,
-                [schemas[n] for n in sorted(names)],
-                gold,
-                answer,
-                scenario="multi" if len(gold) > 1 else "single",
-            ).to_dict()
-        )
+        tools = copy.deepcopy([schemas[n] for n in sorted(names)])
+        tasks.append(Task(f"builtin-{i}", query, tools, gold, answer, scenario="multi" if len(gold) > 1 else "single"))
     return tuple(tasks)
-
-
-def builtin_tasks() -> list[Task]:
-    """The built-in suite: several hundred single- and multi-step tasks over the built-in catalog."""
-    return [Task.from_dict(copy.deepcopy(t)) for t in _builtin_task_dicts()]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Multi-turn PPO on OpenRLHF in the ToolUse-v0 environment: each prompt's label is a task; the agent
-# (tl_plugin/agent.py, given as --train.agent_func_path) runs the episode against the embedded tool server and
+# (tl_plugin/adapters/agent.py, given as --train.agent_func_path) runs the episode against the embedded tool server and
 # returns the env's turn-level, category-coded rewards. TL_AGENT_MASK_ERRORS=1 keeps erroneous turns out of the
 # PPO loss (MAE for RL); TL_AGENT_FAULT_RATE=0.1 injects tool instability.
 # Needs a GPU machine with `pip install "tl-training[openrlhf]"` and a running Ray cluster (`ray start --head`).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TL-Training's PPO stage on OpenRLHF with the IRM reward (Section 3.3): -2 unparseable or hallucinated tool,
 # -1.5 wrong tool, -0.8/-0.5/-0.5 hallucinated/redundant/missing parameters (summed), -0.25 wrong value, +1 correct.
-# OpenRLHF loads tl_plugin/reward.py by path; `TL_IRM_TABLE=table.json` changes the values for ablations.
+# OpenRLHF loads tl_plugin/adapters/reward.py by path; `TL_IRM_TABLE=table.json` changes the values for ablations.
 # Needs a GPU machine with `pip install "tl-training[openrlhf]"` and a running Ray cluster (`ray start --head`).
 #   MODEL=/path/to/sft-model bash recipes/ppo_irm.sh [extra OpenRLHF flags]
 set -euo pipefail

@@ -12,7 +12,7 @@ mkdir -p "$(dirname "$DATA")"
 [ -f "$DATA" ] || tl-data synth --out "$DATA" --n 1217 --error-rate 0.17 --seed 0
 tl-data stats "$DATA" --png "${DATA%.jsonl}-stats.png"
 
-python -m tl_plugin.cli.train_sft \
+python -m tl_plugin.adapters.train_sft \
   --model.model_name_or_path "$MODEL" \
   --data.dataset "$DATA" --data.input_key messages --data.multiturn --data.apply_chat_template --data.max_len 4096 \
   --adam.lr 1e-6 --lr_scheduler cosine --lr_warmup_ratio 0.01 \

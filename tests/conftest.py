@@ -15,18 +15,10 @@ def data_dir() -> Path:
     return path
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def loopback_tool_server():
     """A real `tl-tool-server` process on a free loopback port: yields (url, process); killed afterwards."""
-    from tool_server.app import start_server_process
+    from tool_server.process import start_server_process
 
     url, process = start_server_process()
     yield url, process

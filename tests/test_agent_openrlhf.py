@@ -7,13 +7,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tiny import train_tokenizer
+from helpers import ScriptedEngine, train_tokenizer, weather_task
 
 from envs.builtin_tasks import builtin_tasks
-from tl_plugin.agent import mask_error_turns
+from tl_plugin.adapters.agent import mask_error_turns
 
-AGENT_FILE = Path(__file__).resolve().parents[1] / "tl_plugin" / "agent.py"
-WEATHER = next(t for t in builtin_tasks() if t.query.startswith("What is the temperature in Paris"))
+AGENT_FILE = Path(__file__).resolve().parents[1] / "tl_plugin" / "adapters" / "agent.py"
+WEATHER = weather_task()
 
 
 def load_agent_module():
@@ -22,20 +22,6 @@ def load_agent_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-class ScriptedEngine:
-    """Answers `generate` like vLLM's async engine: the next scripted text, its token ids and the EOS token."""
-
-    def __init__(self, tokenizer, actions):
-        self.tokenizer, self.actions, self.prompts = tokenizer, list(actions), []
-
-    async def generate(self, token_ids, sampling_params, multi_modal_data=None):
-        self.prompts.append(list(token_ids))
-        text = self.actions.pop(0)
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
-        output = SimpleNamespace(token_ids=ids, text=text, finish_reason="stop", logprobs=None)
-        return SimpleNamespace(outputs=[output])
 
 
 def run_episode(module, actions, tokenizer):
@@ -98,11 +84,11 @@ def test_mask_error_turns_for_rl(monkeypatch):
 
 def test_builtin_task_prompts_serve_the_reward_and_the_agent():
     from envs.tasks import Task
-    from tl_plugin.prompt_data import builtin_task_rows
-    from tl_plugin.reward import reward_func
+    from tl_plugin.adapters.reward import reward_func
+    from tl_plugin.data.prompts import prompt_rows
 
-    rows, dropped = builtin_task_rows()
-    assert len(rows) == len(builtin_tasks()) and not dropped
+    rows, report = prompt_rows("builtin")
+    assert len(rows) == len(builtin_tasks()) and not report.dropped
     row = next(r for r in rows if json.loads(r["label"])["query"] == WEATHER.query)
     assert Task.from_dict(json.loads(row["label"])) == WEATHER  # what the agent resets its env from
     rewards = reward_func(["P" + a for a in ACTIONS[:2]], ["P", "P"], [row["label"]] * 2)["rewards"]

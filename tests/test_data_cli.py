@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from tl_plugin.cli.data import main
-from tl_plugin.taxonomy import CATEGORIES
-from tl_plugin.trajectories import read_records
+from tl_plugin.core.taxonomy import CATEGORIES
+from tl_plugin.data.cli import main
+from tl_plugin.data.sources import read_records
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,15 @@ import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import SyncVectorEnv
+from helpers import weather_task
 
 import envs  # noqa: F401  (registers ToolUse-v0)
 from envs.builtin_tasks import builtin_tasks
 from envs.tasks import Task, check_answer
-from envs.tool_use import REWARDS, ToolUseEnv
+from envs.tool_use import ToolUseEnv
 from tool_server import Catalog, ToolServer, builtin_catalog
 
-WEATHER = next(t for t in builtin_tasks() if t.query.startswith("What is the temperature in Paris"))
+WEATHER = weather_task()
 
 
 def weather_env(**kwargs) -> ToolUseEnv:
@@ -147,7 +148,7 @@ def test_check_answer():
 
 
 def test_chat_template_format_uses_the_tokenizers_template():
-    from tiny import train_tokenizer
+    from helpers import train_tokenizer
 
     tokenizer = train_tokenizer("bpe")
     env = weather_env(prompt_format="chat_template", tokenizer=tokenizer)

@@ -2,6 +2,7 @@
 
 import json
 
+from helpers import weather_task
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,7 +10,7 @@ from envs.builtin_tasks import builtin_tasks
 from envs.tool_use import ToolUseEnv
 
 TASKS = builtin_tasks()
-WEATHER = next(t for t in TASKS if t.query.startswith("What is the temperature in Paris"))
+WEATHER = weather_task()
 
 
 def test_env_over_http_then_server_killed(loopback_tool_server):

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tl_plugin.judge import Gold, Verdict, judge
-from tl_plugin.parsing import ToolCall, format_call
-from tl_plugin.prompt_data import bfcl_rows
-from tl_plugin.taxonomy import Category
+from tl_plugin.core.judge import Gold, Verdict, judge
+from tl_plugin.core.parsing import ToolCall, format_call
+from tl_plugin.core.taxonomy import Category
+from tl_plugin.data.prompts import prompt_rows
 
 ROTBENCH = ["first_turn_clean.json", "third_turn_clean.json"]
 BFCL = ["simple", "multiple", "parallel", "parallel_multiple"]
@@ -220,8 +220,8 @@ def _pick(accepted):
 
 @pytest.mark.parametrize("category", BFCL)
 def test_bfcl_possible_answers_score_full_marks(data_dir, category):
-    rows, dropped = bfcl_rows(data_dir / "bfcl_v3" / f"BFCL_v3_{category}.json")
-    assert not dropped and rows
+    rows, report = prompt_rows("bfcl", data_dir / "bfcl_v3" / f"BFCL_v3_{category}.json")
+    assert not report.dropped and rows
     correct = 0
     for row in rows:
         label = json.loads(row["label"])

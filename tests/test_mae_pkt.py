@@ -2,27 +2,21 @@
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import datasets
 import pytest
-from tiny import train_tokenizer
+from helpers import sft_strategy, train_tokenizer
 
-from tl_plugin.sft_dataset import ToolSFTDataset
-from tl_plugin.synth import synth
-from tl_plugin.taxonomy import Category
-from tl_plugin.trajectories import call_categories, convert, read_records
-from tl_plugin.weights import Turn, key_offsets, name_offsets, pkt
+from tl_plugin.adapters.sft_dataset import ToolSFTDataset
+from tl_plugin.core.taxonomy import Category
+from tl_plugin.core.weights import Turn, key_offsets, name_offsets, pkt
+from tl_plugin.core.trajectory import call_categories
+from tl_plugin.data.converters import CONVERTERS
+from tl_plugin.data.sources import convert, read_records
+from tl_plugin.data.synth import synth
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "pkt.md"
 NAMES = ["get_weather_current", "get_weather_forecast", "get_exchange_rate"]
-
-
-def strategy():
-    data = SimpleNamespace(
-        input_key="messages", output_key=None, apply_chat_template=True, tokenizer_chat_template=None
-    )
-    return SimpleNamespace(args=SimpleNamespace(data=data))
 
 
 def dataset(samples, transforms, tmp_path):
@@ -31,7 +25,7 @@ def dataset(samples, transforms, tmp_path):
     path.write_text("".join(json.dumps(s) + "\n" for s in samples))
     data = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
     return ToolSFTDataset(
-        data, train_tokenizer("bpe"), 4096, strategy(), multiturn=True, num_processors=1, transforms=transforms
+        data, train_tokenizer("bpe"), 4096, sft_strategy(), multiturn=True, num_processors=1, transforms=transforms
     )
 
 
@@ -72,7 +66,7 @@ def test_pkt_weight_is_clipped(turn_tokens, expected):
 
 
 def pkt_example_table(tmp_path) -> str:
-    """The worked example of docs/pkt.md, computed by ToolSFTDataset with the byte-level BPE of tests/tiny.py."""
+    """The worked example of docs/pkt.md, computed by ToolSFTDataset with the byte-level BPE of tests/helpers.py."""
     tools = [{"name": n, "description": "", "parameters": {"type": "object", "properties": {}}} for n in NAMES]
     call = {"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 2}}
     sample = {
@@ -134,7 +128,7 @@ def test_mae_on_synthetic_data_finds_every_injected_error(tmp_path):
 def test_mae_reports_a_category_for_each_rotbench_function_turn(data_dir):
     records = read_records(data_dir / "rotbench" / "third_turn_clean.json")
     function_turns = sum(turn["from"] == "function" for r in records for turn in r["conversations"])
-    samples, report = convert(records, "rotbench")
+    samples, report = convert(records, CONVERTERS["rotbench"])
     assert report.kept == len(records) and not report.dropped
     answered = []
     for sample in samples:

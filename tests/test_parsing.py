@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tl_plugin import parsing
-from tl_plugin.parsing import Parsed, ToolCall, format_call, parse
+from tl_plugin.core import parsing
+from tl_plugin.core.parsing import Parsed, ToolCall, format_call, parse
 
 WEATHER = ToolCall("get_weather", {"city": "Paris", "days": 3})
 NESTED = ToolCall(
@@ -249,8 +249,8 @@ def test_adversarial_nesting_and_sizes_do_not_raise():
 
 
 def test_model_escape_sequences_raise_no_warnings():
-    code = "from tl_plugin.parsing import parse; assert parse(r'f(a=\"x\\,y\")').calls[0].arguments == {'a': 'x\\\\,y'}"
-    subprocess.run([sys.executable, "-W", "error", "-c", code], check=True, cwd=Path(parsing.__file__).parents[1])
+    code = "from tl_plugin.core.parsing import parse; assert parse(r'f(a=\"x\\,y\")').calls[0].arguments == {'a': 'x\\\\,y'}"
+    subprocess.run([sys.executable, "-W", "error", "-c", code], check=True, cwd=Path(parsing.__file__).parents[2])
 
 
 def test_format_call_accepts_dicts_and_rejects_unknown_formats():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tl_plugin.cli import openrlhf_finish_args, openrlhf_parser
-from tl_plugin.cli.train_sft import build_parser
+from tl_plugin.adapters.openrlhf_cli import openrlhf_finish_args, openrlhf_parser
+from tl_plugin.adapters.train_sft import build_parser
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.sh"))
 
@@ -31,7 +31,7 @@ def test_recipes_are_valid_bash():
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_flags_parse_with_openrlhfs_parser(path):
     module, flags = training_command(path)
-    if module == "tl_plugin.cli.train_sft":
+    if module == "tl_plugin.adapters.train_sft":
         args = build_parser().parse_args(flags)
         assert args.__dict__["tl.mae"] and args.__dict__["tl.pkt"] and args.__dict__["adam.lr"] == 1e-6
     else:

@@ -13,11 +13,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tl_plugin import reward
-from tl_plugin.judge import Verdict
-from tl_plugin.parsing import ToolCall, format_call
-from tl_plugin.prompt_data import jsonl_rows, rotbench_rows
-from tl_plugin.reward import DEFAULT_TABLE, irm_reward, label_gold, load_table, reward_func
+from tl_plugin.adapters import reward
+from tl_plugin.adapters.reward import DEFAULT_TABLE, irm_reward, label_gold, load_table, reward_func
+from tl_plugin.core.judge import Verdict
+from tl_plugin.core.parsing import ToolCall, format_call
+from tl_plugin.data.prompts import prompt_rows
 
 TOOLS = [
     {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {}, "days": {}, "units": {}}}},
@@ -164,7 +164,9 @@ def test_table_sources(tmp_path):
 
 
 def test_path_command_and_env_table_read_once_at_load(tmp_path):
-    printed = subprocess.run([sys.executable, "-m", "tl_plugin.reward"], capture_output=True, text=True, check=True)
+    printed = subprocess.run(
+        [sys.executable, "-m", "tl_plugin.adapters.reward"], capture_output=True, text=True, check=True
+    )
     path = Path(printed.stdout.strip())
     assert path == Path(reward.__file__).resolve() and path.is_absolute()
     table, other = tmp_path / "t.json", tmp_path / "other.json"
@@ -194,8 +196,8 @@ def test_converter_rows_reward_their_own_gold(data_dir):
     (BFCL rows go through the same converter in test_judge's full-marks test.)"""
     rows = []
     for name in ("first_turn_clean.json", "third_turn_clean.json"):
-        kept, dropped = rotbench_rows(data_dir / "rotbench" / name)
-        assert not dropped
+        kept, report = prompt_rows("rotbench", data_dir / "rotbench" / name)
+        assert not report.dropped
         rows += kept
     assert len(rows) == 105 + 70
     queries, prompts, labels = [], [], []
@@ -229,10 +231,10 @@ def test_generic_jsonl_reports_drops(tmp_path):
     ]
     path = tmp_path / "data.jsonl"
     path.write_text("\n".join(lines))
-    rows, dropped = jsonl_rows(path, "json")
+    rows, report = prompt_rows("jsonl", path, "qwen")
     assert [r["id"] for r in rows] == ["data:0", "b1"]
     assert rows[0]["input"][0]["role"] == "system" and '"name": "get_weather"' in rows[0]["input"][0]["content"]
-    assert dropped == {
+    assert report.dropped == {
         "invalid JSON line": 1,
         "missing tools, messages or gold": 1,
         "unreadable gold or tools (ValueError)": 1,
@@ -240,7 +242,7 @@ def test_generic_jsonl_reports_drops(tmp_path):
     }
     out = tmp_path / "prompts.jsonl"
     run = subprocess.run(
-        [sys.executable, "-m", "tl_plugin.prompt_data", str(out), "--jsonl", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "tl_plugin.data.prompts", str(out), "--jsonl", str(path)], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr
     assert "kept 2, dropped 4" in run.stdout and "1 invalid JSON line" in run.stdout

@@ -1,4 +1,4 @@
-"""The IRM reward inside OpenRLHF: its real SingleTurnAgentExecutor loads tl_plugin/reward.py by path
+"""The IRM reward inside OpenRLHF: its real SingleTurnAgentExecutor loads tl_plugin/adapters/reward.py by path
 (`--reward.remote_url /path/reward.py`), and its own HTTP client talks to our reward server on a loopback port.
 Prompts come from our converter through OpenRLHF's real PromptDataset and a tokenizer trained in code."""
 
@@ -13,27 +13,14 @@ from types import SimpleNamespace
 import httpx
 import pytest
 import uvicorn
-from conftest import free_port
+from helpers import ScriptedEngine, free_port, train_tokenizer
 from openrlhf.datasets import PromptDataset
 from openrlhf.utils.agent import SingleTurnAgentExecutor
-from tiny import train_tokenizer
 
-from tl_plugin import reward
-from tl_plugin.parsing import ToolCall, format_call
-from tl_plugin.prompt_data import rotbench_rows
-from tl_plugin.reward_server import create_app
-
-
-class ScriptedEngine:
-    """Answers `generate` like vLLM's async engine: the scripted response's token ids, then EOS."""
-
-    def __init__(self, tokenizer, response):
-        self.tokenizer, self.response = tokenizer, response
-
-    async def generate(self, token_ids, sampling_params, multi_modal_data=None):
-        ids = self.tokenizer(self.response, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
-        output = SimpleNamespace(token_ids=ids, text=self.response, finish_reason="stop", logprobs=None)
-        return SimpleNamespace(outputs=[output])
+from tl_plugin.adapters import reward
+from tl_plugin.adapters.reward_server import create_app
+from tl_plugin.core.parsing import ToolCall, format_call
+from tl_plugin.data.prompts import prompt_rows
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +31,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def batch(data_dir, tokenizer):
     """(prompt, label, response, expected reward) for RoTBench prompts rendered by OpenRLHF's PromptDataset."""
-    rows = rotbench_rows(data_dir / "rotbench" / "first_turn_clean.json")[0][::15]
+    rows = prompt_rows("rotbench", data_dir / "rotbench" / "first_turn_clean.json")[0][::15]
     data_args = SimpleNamespace(input_key="input", label_key="label", apply_chat_template=True, image_key="images")
     strategy = SimpleNamespace(args=SimpleNamespace(data=data_args), is_rank_0=lambda: True)
     dataset = PromptDataset(rows, tokenizer, strategy)
@@ -80,7 +67,9 @@ def run_executor(executor, tokenizer, cases):
 
 
 def test_single_turn_executor_loads_the_reward_file_by_path(tokenizer, batch):
-    path = subprocess.run([sys.executable, "-m", "tl_plugin.reward"], capture_output=True, text=True).stdout.strip()
+    path = subprocess.run(
+        [sys.executable, "-m", "tl_plugin.adapters.reward"], capture_output=True, text=True
+    ).stdout.strip()
     executor = SingleTurnAgentExecutor(remote_rm_url=path)  # spec_from_file_location, as with --reward.remote_url
     assert executor.reward_func is not reward.reward_func  # a second copy of the module, loaded from the file
     outputs = run_executor(executor, tokenizer, batch)
@@ -148,7 +137,7 @@ def test_server_command_binds_loopback_and_reads_a_table(tmp_path):
     table.write_text(json.dumps({"correct": 4.0}))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tl_plugin.reward_server", "--port", str(port), "--table", str(table)],
+        [sys.executable, "-m", "tl_plugin.adapters.reward_server", "--port", str(port), "--table", str(table)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

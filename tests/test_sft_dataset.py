@@ -1,20 +1,19 @@
 """ToolSFTDataset on the real OpenRLHF SFTDataset base class, with tokenizers of two families trained in the test.
 
 The expected weights are worked out here from the tokenizer's own character offsets and hand-written key
-characters, independently of tl_plugin.weights.
+characters, independently of tl_plugin.core.weights.
 """
 
 import json
-from types import SimpleNamespace
 
 import datasets
 import pytest
 import torch
+from helpers import sft_strategy, train_tokenizer
 from openrlhf.datasets import SFTDataset
-from tiny import train_tokenizer
 
-from tl_plugin.sft_dataset import ToolSFTDataset
-from tl_plugin.weights import TRANSFORMS, register
+from tl_plugin.adapters.sft_dataset import ToolSFTDataset
+from tl_plugin.core.weights import TRANSFORMS, register
 
 NAMES = ["get_weather_current", "get_weather_forecast", "get_exchange_rate"]
 TOOLS = [
@@ -46,14 +45,7 @@ SAMPLE = {
 # Key characters of the good call, by hand: the name's first character, where it leaves get_exchange_rate
 # ("get_" shared: index 4) and get_weather_current ("get_weather_" shared: index 12).
 KEY_CHARS = [0, 4, 12]
-END_OF_TURN = "<|im_end|>\n"  # tests/tiny.py's template closes every message with it
-
-
-def strategy():
-    data = SimpleNamespace(
-        input_key="messages", output_key=None, apply_chat_template=True, tokenizer_chat_template=None
-    )
-    return SimpleNamespace(args=SimpleNamespace(data=data))
+END_OF_TURN = "<|im_end|>\n"  # tests/helpers.py's template closes every message with it
 
 
 def load(tmp_path, samples):
@@ -66,7 +58,7 @@ def load(tmp_path, samples):
 def build(tmp_path, tokenizer, transforms, samples=(SAMPLE,), cls=ToolSFTDataset, max_length=1024):
     extra = {} if cls is SFTDataset else {"transforms": transforms}
     return cls(
-        load(tmp_path, list(samples)), tokenizer, max_length, strategy(), multiturn=True, num_processors=1, **extra
+        load(tmp_path, list(samples)), tokenizer, max_length, sft_strategy(), multiturn=True, num_processors=1, **extra
     )
 
 
@@ -181,6 +173,6 @@ def test_truncation_and_bad_setups(tmp_path):
     ids, _, mask = build(tmp_path, tokenizer, [("mae", {}), ("pkt", {})], max_length=full - 5)[0]
     assert mask.shape == ids.shape and mask[0, -1] == 0
     with pytest.raises(ValueError, match="multiturn"):
-        ToolSFTDataset(load(tmp_path, [SAMPLE]), tokenizer, 512, strategy(), transforms=[], num_processors=1)
+        ToolSFTDataset(load(tmp_path, [SAMPLE]), tokenizer, 512, sft_strategy(), transforms=[], num_processors=1)
     with pytest.raises(ValueError, match="unknown loss-weight transform"):
         build(tmp_path, tokenizer, [("nope", {})])

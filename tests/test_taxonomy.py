@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tl_plugin.taxonomy import CATEGORIES, Category, classify_feedback
+from tl_plugin.core.taxonomy import CATEGORIES, Category, classify_feedback
 
 # (call, feedback, category), from TL-Training Table 14. Every tool is in the list but google_search.
 TABLE_14 = [

@@ -12,7 +12,7 @@ from difflib import SequenceMatcher
 import pytest
 from jsonschema import Draft202012Validator
 
-from tl_plugin.taxonomy import CATEGORIES, INSTABILITY_MESSAGES, Category, classify_feedback
+from tl_plugin.core.taxonomy import CATEGORIES, INSTABILITY_MESSAGES, Category, classify_feedback
 from tool_server import Catalog, Tool, ToolCallFailure, ToolServer, builtin_catalog, load_catalog
 from tool_server.noise import LEVELS, add_noise
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tl_plugin.taxonomy import CATEGORIES, INSTABILITY_MESSAGES
+from tl_plugin.core.taxonomy import CATEGORIES, INSTABILITY_MESSAGES
 from tool_server import ToolServer
 from tool_server.app import MAX_BODY_BYTES, create_app
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from conftest import free_port
+from helpers import free_port
 
-from tl_plugin.taxonomy import CATEGORIES
+from tl_plugin.core.taxonomy import CATEGORIES
 from tool_server import Catalog, ToolServer, builtin_catalog
-from tool_server.app import create_app, start_server_process
+from tool_server.app import create_app
+from tool_server.process import start_server_process
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "tl-tool-server"
 WEATHER = {"name": "get_weather_current", "arguments": {"city": "Paris"}}

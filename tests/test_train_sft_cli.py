@@ -6,11 +6,11 @@ import re
 import types
 
 import pytest
+from helpers import train_tokenizer
 from openrlhf.datasets import SFTDataset
-from tiny import train_tokenizer
 
-from tl_plugin.cli.train_sft import build_parser, main, parse_args
-from tl_plugin.sft_dataset import ToolSFTDataset
+from tl_plugin.adapters.sft_dataset import ToolSFTDataset
+from tl_plugin.adapters.train_sft import build_parser, main, parse_args
 
 PAPER = (
     "--adam.lr 1e-6 --lr_scheduler cosine --lr_warmup_ratio 0.01 --train.batch_size 4 --train.max_epochs 1 "

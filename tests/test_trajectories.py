@@ -2,9 +2,11 @@
 
 import json
 
-from tl_plugin.parsing import parse
-from tl_plugin.taxonomy import Category
-from tl_plugin.trajectories import call_categories, convert, read_records, write_jsonl
+from tl_plugin.core.parsing import parse
+from tl_plugin.core.taxonomy import Category
+from tl_plugin.core.trajectory import call_categories
+from tl_plugin.data.converters import CONVERTERS
+from tl_plugin.data.sources import convert, read_records, write_jsonl
 
 WEATHER = {
     "name": "get_weather",
@@ -35,7 +37,7 @@ def openai_record(arguments='{"city": "Paris"}'):
 def test_openai_chat():
     broken = openai_record('{"city": ')
     samples, report = convert(
-        [openai_record(), broken, {"messages": [{"role": "critic", "content": ""}]}, {}], "openai"
+        [openai_record(), broken, {"messages": [{"role": "critic", "content": ""}]}, {}], CONVERTERS["openai"]
     )
     assert report.kept == 1 and report.masked == 0
     assert report.dropped == {
@@ -72,7 +74,7 @@ def test_sharegpt_with_function_call_turns():
         ],
     }
     samples, report = convert(
-        [record, {"conversations": [{"from": "narrator", "value": "x"}]}], "sharegpt", call_format="python"
+        [record, {"conversations": [{"from": "narrator", "value": "x"}]}], CONVERTERS["sharegpt"], prompt_format="python"
     )
     assert (report.kept, report.masked, dict(report.dropped)) == (1, 1, {"unknown speaker 'narrator'": 1})
     messages = samples[0]["messages"]
@@ -83,7 +85,7 @@ def test_sharegpt_with_function_call_turns():
 
 def test_rotbench(data_dir):
     records = read_records(data_dir / "rotbench" / "third_turn_clean.json")
-    samples, report = convert(records, "rotbench")
+    samples, report = convert(records, CONVERTERS["rotbench"])
     assert (report.kept, sum(report.dropped.values())) == (70, 0)
     assert report.notes == {"assistant turn with several acceptable answers: kept the first": 70}
     first = samples[0]
@@ -99,7 +101,7 @@ def test_rotbench(data_dir):
 
 def test_tooleyes_queries_have_no_assistant_turn_and_say_so(data_dir):
     records = read_records(data_dir / "tooleyes" / "queries" / "queries_with_prompts.json")
-    samples, report = convert(records, "tooleyes")
+    samples, report = convert(records, CONVERTERS["tooleyes"])
     assert samples == [] and report.dropped == {"no assistant turn": 382}
 
 
@@ -129,7 +131,7 @@ def test_paper_repository_format():
         ]
     }
     no_tools = {"conversations": [{"role": "assistant", "content": "finish(answer='x')"}]}
-    samples, report = convert([record, unreadable, no_tools], "paper")
+    samples, report = convert([record, unreadable, no_tools], CONVERTERS["paper"])
     assert report.kept == 1 and report.dropped == {
         "assistant turn is not a readable call (python format)": 1,
         "no tool list in the system message": 1,
@@ -176,6 +178,6 @@ def test_call_categories_pairs_parallel_calls_with_their_answers():
 
 
 def test_jsonl_round_trip(tmp_path):
-    samples, _ = convert([openai_record()], "openai")
+    samples, _ = convert([openai_record()], CONVERTERS["openai"])
     write_jsonl(tmp_path / "s.jsonl", samples)
     assert read_records(tmp_path / "s.jsonl") == samples

@@ -9,19 +9,13 @@ json.loads rather than pydantic models: validation is the ToolServer's job, and 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Sequence
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from tl_plugin.taxonomy import CATEGORIES
+from tl_plugin.core.taxonomy import CATEGORIES
 from tool_server.server import ToolServer
 
 MAX_BODY_BYTES = 1 << 20
@@ -147,27 +141,3 @@ def _json_response(status: int, content: Any) -> Response:
     except (ValueError, RecursionError) as exc:  # e.g. arguments nested too deep to write back
         body = json.dumps({"ok": False, "category": "other", "message": f"unwritable answer: {exc}", "details": {}})
     return Response(body.encode(), status_code=status, media_type=_JSON)
-
-
-def start_server_process(
-    *flags: str, command: Sequence[str] = (sys.executable, "-m", "tool_server"), timeout_s: float = 60.0
-) -> tuple[str, subprocess.Popen]:
-    """`tl-tool-server` (or `command`) in a child process on a free 127.0.0.1 port, once it answers GET /health:
-    returns (base url, process); the caller stops the process. RuntimeError, with the server's own error output,
-    when it exits or stays silent for `timeout_s`."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([*command, "--port", str(port), *flags], stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"tool server exited with status {process.returncode}: {process.stderr.read().decode()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return url, process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"tool server did not answer /health within {timeout_s} s")

@@ -47,6 +47,11 @@ _WORDS = "alpha amber river stone cloud maple harbor signal violet summit copper
 _FORMAT_CHECKER = FormatChecker()
 
 
+class ToolCallFailure(Exception):
+    """The exception a tool raises for a well-formed call it cannot satisfy (unknown city, division by zero,
+    missing record...): the server answers it as a tool_call_failure, worded from the exception's message."""
+
+
 @dataclass(frozen=True, eq=False)
 class Tool:
     """One tool: its OpenAI function schema `{"name", "description", "parameters"}`, the Python function that
@@ -138,14 +143,6 @@ class Catalog:
                 params["properties"][key].update(keywords)
             tools.append(Tool(_checked(schema, fn.__name__), fn, toolset))
         return cls(tools)
-
-
-@functools.cache
-def builtin_catalog() -> Catalog:
-    """The built-in catalog (tool_server/builtin.py), built once per process."""
-    from tool_server import builtin
-
-    return Catalog.from_functions(builtin.BUILTIN_TOOLS, builtin.SCHEMA_EXTRAS)
 
 
 def load_catalog(path: str | Path) -> Catalog:

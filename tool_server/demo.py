@@ -11,8 +11,8 @@ import sys
 
 import httpx
 
-from tl_plugin.taxonomy import CATEGORIES
-from tool_server.app import start_server_process
+from tl_plugin.core.taxonomy import CATEGORIES
+from tool_server.process import start_server_process
 
 # (what the step shows, request body as JSON text): the same calls a model makes, right and wrong.
 EPISODE = [

@@ -1,7 +1,7 @@
 """The in-process tool server: validate a call against its tool's schema, run it, answer with categorised feedback.
 
 Every answer is `{"ok": True, "output": ...}` or `{"ok": False, "category", "message", "tool", "details"}`, with
-the category from tl_plugin.taxonomy and a message in the Python-exception style of real tool-use data, so what a
+the category from tl_plugin.core.taxonomy and a message in the Python-exception style of real tool-use data, so what a
 model meets in the env reads like its training data. `call` never raises, whatever it is given.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
 
-from tl_plugin.taxonomy import (
+from tl_plugin.core.taxonomy import (
     CRASH_MESSAGE,
     INSTABILITY_MESSAGES,
     Category,
@@ -32,8 +32,8 @@ from tl_plugin.taxonomy import (
     undefined_tool_message,
     unexpected_argument_message,
 )
-from tool_server.builtin import ToolCallFailure
-from tool_server.catalog import Catalog, Tool, builtin_catalog, canonical_json, load_catalog, mock_output
+from tool_server.builtin import builtin_catalog
+from tool_server.catalog import Catalog, Tool, ToolCallFailure, canonical_json, load_catalog, mock_output
 
 Feedback = dict[str, Any]
 FAULT_KEYS = ("instability_rate", "instability_kind", "call_failure")
@@ -173,7 +173,7 @@ class ToolServer:
         rate = faults.get("instability_rate", self.fault_rate)
         with self._lock:
             if rate > 0 and self._rng.random() < rate:
-                return _instability(name, faults.get("instability_kind") or self._rng.choice(self.fault_kinds))
+                return instability_feedback(name, faults.get("instability_kind") or self._rng.choice(self.fault_kinds))
         if faults.get("call_failure"):
             reason = f"{name} could not complete this request"
             return _error(Category.TOOL_CALL_FAILURE, call_failure_message(reason), name, {"injected": True})
@@ -267,7 +267,7 @@ def _run(tool: Tool, arguments: dict, state: dict | None) -> Feedback:
     except ToolCallFailure as exc:
         return _error(Category.TOOL_CALL_FAILURE, call_failure_message(str(exc)), tool.name, {})
     except (TimeoutError, ConnectionError) as exc:  # a tool backed by a real service lost it
-        return _instability(tool.name, "timeout" if isinstance(exc, TimeoutError) else "connection_error")
+        return instability_feedback(tool.name, "timeout" if isinstance(exc, TimeoutError) else "connection_error")
     except Exception as exc:
         details = {"exception": type(exc).__name__, "text": str(exc)}
         return _error(Category.OTHER, CRASH_MESSAGE, tool.name, details)
@@ -298,13 +298,14 @@ def _error(category: Category, message: str, tool: str | None, details: dict) ->
     return {"ok": False, "category": category.value, "message": message, "tool": tool, "details": details}
 
 
-def _instability(tool: str, kind: str) -> Feedback:
+def instability_feedback(tool: str, kind: str) -> Feedback:
+    """The feedback of an unstable service: `kind` is a key of taxonomy.INSTABILITY_MESSAGES."""
     message = INSTABILITY_MESSAGES[kind].format(tool=tool)
     return _error(Category.TOOL_INSTABILITY, message, tool, {"kind": kind})
 
 
 def _timeout(name: str, timeout_s: float) -> Feedback:
-    feedback = _instability(name, "timeout")
+    feedback = instability_feedback(name, "timeout")
     feedback["details"]["timeout_s"] = timeout_s
     return feedback
 

@@ -1,5 +1,5 @@
 """The built-in world: the fixed data the built-in tools answer from (tool_server.builtin), so every answer can
-be checked (envs.tasks computes its gold answers by calling those tools)."""
+be checked (envs.builtin_tasks computes its gold answers by calling those tools)."""
 
 import datetime as dt
 

@@ -12,7 +12,7 @@ import torch
 from openrlhf.datasets import SFTDataset
 from openrlhf.datasets.sft_dataset import preprocess_data
 
-from tl_plugin.weights import TRANSFORMS, weighted_ranges
+from tl_plugin.core.weights import TRANSFORMS, weighted_ranges
 
 
 def transforms_from_args(args: Any) -> list[tuple[str, dict]]:
@@ -28,11 +28,11 @@ def transforms_from_args(args: Any) -> list[tuple[str, dict]]:
 
 class ToolSFTDataset(SFTDataset):
     """SFTDataset (multiturn, chat template) over internal trajectories ({"tools", "messages"}, see
-    tl_plugin.trajectories) whose `get_loss_mask` returns float weights: 0 outside assistant turns and on turns a
+    tl_plugin.data.converters) whose `get_loss_mask` returns float weights: 0 outside assistant turns and on turns a
     transform masks, the transforms' weights (e.g. PKT's w on key tokens) inside, 1 elsewhere.
 
     Takes SFTDataset's arguments plus `transforms`, (registry name, options) pairs; by default they come from the
-    --tl.* flags in `strategy.args` (tl_plugin.cli.train_sft). The sample's tool list is read from `tools_key`.
+    --tl.* flags in `strategy.args` (tl_plugin.adapters.train_sft). The sample's tool list is read from `tools_key`.
     """
 
     def __init__(

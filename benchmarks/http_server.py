@@ -7,7 +7,7 @@ Both endpoints get the same body: a realistic built-in call, validated and run b
 Prints requests/s, p50 and p99 latency per endpoint and concurrency, the ratio call/echo, and the error count.
 Target: call/echo >= 0.6 at every concurrency, zero errors. Exit status 1 when an error was counted.
 
-    python benchmarks/tool_server.py [--duration 4] [--concurrency 1 16 64]
+    python -m benchmarks.http_server [--duration 4] [--concurrency 1 16 64]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tool_server.app import start_server_process
+from tool_server.process import start_server_process
 
 BODY = json.dumps({"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 3, "units": "metric"}})
 ROOT = Path(__file__).resolve().parents[1]

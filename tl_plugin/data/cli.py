@@ -1,7 +1,7 @@
 """`tl-data`: the training-data tools.
 
-tl-data convert SOURCE IN OUT [--call-format F]   public data (openai, tooleyes, rotbench, sharegpt, paper) ->
-                                                  internal JSONL; prints kept / masked / dropped with reasons
+tl-data convert SOURCE IN OUT [--prompt-format F] public data (openai, tooleyes, rotbench, sharegpt, paper) ->
+                                                  trajectory JSONL; prints kept / masked / dropped with reasons
 tl-data stats FILE [--png OUT.png]                share of calls per error category (the paper's Figure 1)
 tl-data synth --out FILE [--n N] [--error-rate R] [--seed S] [--prompt-format F]
                                                   scripted-agent trajectories with injected mistakes
@@ -14,12 +14,15 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from tl_plugin.taxonomy import CATEGORIES, Category
-from tl_plugin.trajectories import CONVERTERS, call_categories, convert, read_records, write_jsonl
+from tl_plugin.core.formats import FORMATS
+from tl_plugin.core.taxonomy import CATEGORIES, Category
+from tl_plugin.core.trajectory import call_categories
+from tl_plugin.data.converters import CONVERTERS
+from tl_plugin.data.sources import convert, read_records, write_jsonl
 
 
 def category_counts(samples: Iterable[dict]) -> Counter:
-    """Calls per category value over all structured tool calls of the samples (tl_plugin.trajectories)."""
+    """Calls per category value over all tool calls of the samples (tl_plugin.core.trajectory)."""
     return Counter(category.value for sample in samples for *_, category in call_categories(sample))
 
 
@@ -72,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("input", help=".json (a list) or .jsonl file")
     p.add_argument("output", help="internal JSONL to write")
     p.add_argument(
-        "--call-format",
-        default="tool_call",
-        choices=["python", "react", "json", "tool_call"],
-        help="how openai/sharegpt structured calls are written into the assistant text",
+        "--prompt-format",
+        default="qwen",
+        choices=[name for name, fmt in FORMATS.items() if fmt.layout is not None],
+        help="the format openai/sharegpt structured calls are written in (and the openai tool list)",
     )
     p = sub.add_parser("stats", help="share of calls per error category (the paper's Figure 1)")
     p.add_argument("file", help="internal JSONL")
@@ -85,14 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=1217)
     p.add_argument("--error-rate", type=float, default=0.17)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--prompt-format", default="python", choices=["python", "react", "qwen", "chat_template"])
+    p.add_argument("--prompt-format", default="python", choices=list(FORMATS))
     args = parser.parse_args(argv)
     if args.command == "synth" and not 0.0 <= args.error_rate < 0.5:
         parser.error("--error-rate must be in [0, 0.5): at most one mistake precedes each correct call")
 
     if args.command == "convert":
-        options = {} if args.source == "paper" else {"call_format": args.call_format}
-        samples, report = convert(read_records(args.input), args.source, **options)
+        samples, report = convert(read_records(args.input), CONVERTERS[args.source], prompt_format=args.prompt_format)
         write_jsonl(args.output, samples)
         print(f"{args.input} -> {args.output}: {report}")
     elif args.command == "stats":
@@ -102,12 +104,12 @@ def main(argv: list[str] | None = None) -> None:
             stats_png(counts, args.png, f"Tool calls per category: {Path(args.file).name}")
             print(f"wrote {args.png}")
     else:
-        from tl_plugin.synth import synth  # needs the tool server and the env's tasks
+        from tl_plugin.data.synth import synth  # needs the tool server and the env's tasks
 
         samples = synth(args.n, args.error_rate, args.seed, args.prompt_format)
         write_jsonl(args.out, samples)
         counts = category_counts(samples)
-        errors = sum(n for c, n in counts.items() if c != "ok")
+        errors = sum(n for c, n in counts.items() if Category(c).is_model_error)
         print(
             f"wrote {len(samples)} trajectories to {args.out}: {sum(counts.values())} calls, {errors} mistakes "
             f"({errors / max(sum(counts.values()), 1):.1%}): {dict(sorted(counts.items()))}"

@@ -32,19 +32,33 @@ class Category(str, Enum):
         return self is not Category.OK
 
     @property
+    def is_model_error(self) -> bool:
+        """Whether the model caused this outcome: the one answer that MAE, the agent's RL masking, the env's step
+        reward and DE/CE all use. Instability (timeouts, rate limits, outages) and `other` (a tool that failed
+        for a reason no one can pin on the call, e.g. it crashed) are the tool's doing: masking or penalising
+        them would teach the model to avoid calls that were right. A tool_call_failure is the model's: the
+        call was well-formed but asked for what the tool cannot give (an unknown city, a missing record)."""
+        return self in _MODEL_ERRORS
+
+    @property
     def is_documentation_error(self) -> bool:
         """DE in the paper: the model misread the documentation (tool or parameter names)."""
         return self in _DOCUMENTATION_ERRORS
 
     @property
     def is_call_error(self) -> bool:
-        """CE in the paper: every error that is not a documentation error."""
-        return self.is_error and not self.is_documentation_error
+        """CE in the paper: every other error the model caused."""
+        return self.is_model_error and not self.is_documentation_error
 
 
 _DOCUMENTATION_ERRORS = frozenset(
     {Category.TOOL_HALLUCINATION, Category.PARAMETER_HALLUCINATION, Category.PARAMETER_MISSING}
 )
+_MODEL_ERRORS = _DOCUMENTATION_ERRORS | {
+    Category.FORMAT_ERROR,
+    Category.PARAMETER_INVALID,
+    Category.TOOL_CALL_FAILURE,
+}
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 
 
@@ -171,6 +185,13 @@ def _looks_like_error(text: str) -> bool:
     return False
 
 
+def function_schema(tool: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The function schema `{"name", "description", "parameters"}` of a tool given bare or in OpenAI's
+    `{"type": "function", "function": schema}` wrapper."""
+    inner = tool.get("function")
+    return inner if isinstance(inner, Mapping) else tool
+
+
 def tool_names(tools: Iterable[Any]) -> set[str]:
     """Names from a tool list given as names, OpenAI schemas, or `{"type": "function", "function": schema}`."""
     names = set()
@@ -178,5 +199,5 @@ def tool_names(tools: Iterable[Any]) -> set[str]:
         if isinstance(tool, str):
             names.add(tool)
         elif isinstance(tool, Mapping):
-            names.add(tool.get("function", tool).get("name"))
+            names.add(function_schema(tool).get("name"))
     return names

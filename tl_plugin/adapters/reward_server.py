@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from tl_plugin.reward import TABLE, label_gold, load_table, reward_func
+from tl_plugin.adapters.reward import TABLE, label_gold, load_table, reward_func
 
 
 def _validated(payload: object) -> tuple[list[str], list[str], list[str]]:

@@ -390,3 +390,10 @@ def format_call(call: ToolCall | dict, fmt: str) -> str:
     if fmt == "tool_call":
         return f"<tool_call>\n{as_json}\n</tool_call>"
     raise ValueError(f"unknown call format {fmt!r}; expected python, react, json or tool_call")
+
+
+def name_pattern(name: str) -> re.Pattern[str]:
+    """Where a call of `name` sits in a text, as `format_call` writes it in any syntax (`Action: NAME`,
+    `"name": "NAME"`, `NAME(`); the name is group 1 or 2. PKT places its key tokens with it."""
+    n = re.escape(name)
+    return re.compile(rf"(?:Action:\s*|\"name\"\s*:\s*\")({n})(?![\w.])|(?<![\w.])({n})\s*\(")

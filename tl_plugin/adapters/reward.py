@@ -16,11 +16,11 @@ Label schema: one JSON string per prompt (`tl-prompts` writes them):
   of lists means any one of those call sets is right, each set made together in any order (parallel calls);
   a single call object is one acceptable call.
 - mode: how values are compared, "exact" (default), "rotbench" or "bfcl" (argument values are lists of accepted
-  values, "" = may be omitted); see `tl_plugin.judge`.
+  values, "" = may be omitted); see `tl_plugin.core.judge`.
 
-Reward of one response, first rule that applies: unparseable -2; a tool not in the list -2; a listed but wrong tool
-(or the wrong number of parallel calls) -1.5; parameter issues summed: hallucinated key -0.8, redundant key -0.5,
-missing key -0.5; wrong value -0.25; correct +1. Ablations change the table: `load_table(path_or_dict)` and
+Reward of one response: `tl_plugin.core.rewards.pooled_reward` of the judge's findings, under the paper's table
+(unparseable -2, a tool not in the list -2, a wrong tool -1.5, parameter findings summed, a wrong value -0.25,
+correct +1), pooled per response (see that module for why). Ablations change the table: `load_table(path_or_dict)` and
 `reward_func(..., table=...)`, or, when OpenRLHF loads the file by path, `TL_IRM_TABLE=/path/table.json`
 (read once, when the module loads). A table file holds any subset of `DEFAULT_TABLE`'s keys.
 """
@@ -39,13 +39,13 @@ from typing import Any
 import torch
 
 try:
-    from tl_plugin.judge import IRM_TABLE, Gold, Verdict, judge
+    import tl_plugin  # noqa: F401
 except ModuleNotFoundError:  # loaded by path from a source checkout where the package is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tl_plugin.judge import IRM_TABLE, Gold, Verdict, judge
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tl_plugin.core.judge import Gold, Verdict, judge
+from tl_plugin.core.rewards import IRM_TABLE, pooled_reward, reward_bounds
 
 DEFAULT_TABLE = IRM_TABLE  # the paper's values; ablations override them with load_table
-_PARAMETER_KEYS = ("parameter_hallucination", "parameter_redundant", "parameter_missing")
 
 
 def load_table(source: str | Path | dict | None = None) -> dict[str, float]:
@@ -65,32 +65,8 @@ TABLE = load_table(os.environ.get("TL_IRM_TABLE"))
 
 
 def irm_reward(verdict: Verdict, table: dict[str, float] = TABLE) -> float:
-    """The reward of one verdict under a table."""
-    if not verdict.parsed:
-        return table["format_error"]
-    if verdict.tool_hallucinated:
-        return table["tool_hallucination"]
-    if verdict.wrong_tool:
-        return table["wrong_tool"]
-    if verdict.parameter_error:
-        found = (verdict.hallucinated_keys, verdict.redundant_keys, verdict.missing_keys)
-        return sum(table[key] for key, keys in zip(_PARAMETER_KEYS, found) if keys)
-    return table["content_mismatch"] if verdict.content_mismatch else table["correct"]
-
-
-@lru_cache(maxsize=64)
-def _bounds(items: tuple[tuple[str, float], ...]) -> tuple[float, float]:
-    """Lowest and highest reward a table (as its items) can give, to map rewards onto scores in [0, 1]."""
-    table = dict(items)
-    sums = [
-        sum(table[k] for k, on in zip(_PARAMETER_KEYS, (h, r, m)) if on)
-        for h in (0, 1)
-        for r in (0, 1)
-        for m in (0, 1)
-        if h or r or m
-    ]
-    values = [table[k] for k in DEFAULT_TABLE if k not in _PARAMETER_KEYS] + sums
-    return min(values), max(values)
+    """The reward of one verdict under a table (tl_plugin.core.rewards.pooled_reward of its findings)."""
+    return pooled_reward(verdict.findings, table)
 
 
 @lru_cache(maxsize=8192)
@@ -128,36 +104,12 @@ def _response(query: str, prompt: str) -> str:
     return response
 
 
-_LOGGED = (  # extra_logs: "irm_<name>" = share of the batch with that finding
-    "format_error",
-    "tool_hallucination",
-    "wrong_tool",
-    "parameter_hallucination",
-    "parameter_redundant",
-    "parameter_missing",
-    "content_mismatch",
-    "correct",
-    "ts",
-    "pi",
-    "cf",
-)
+_LOGGED = (*IRM_TABLE, "ts", "pi", "cf")  # extra_logs: "irm_<name>" = share of the batch with that finding
 
 
 def _findings(v: Verdict) -> tuple[bool, ...]:
     """The flags of one verdict, in _LOGGED's order."""
-    return (
-        not v.parsed,
-        v.tool_hallucinated,
-        v.wrong_tool,
-        bool(v.hallucinated_keys),
-        bool(v.redundant_keys),
-        bool(v.missing_keys),
-        v.parsed and v.content_mismatch,
-        v.correct,
-        v.ts,
-        v.pi,
-        v.cf,
-    )
+    return (*(name in v.findings for name in IRM_TABLE if name != "correct"), v.correct, v.ts, v.pi, v.cf)
 
 
 def _tensor(values: list[float]) -> torch.Tensor:
@@ -177,7 +129,7 @@ def reward_func(
     table = TABLE if table is None else load_table(table)
     verdicts = [judge(_response(q, p), label_gold(label)) for q, p, label in zip(queries, prompts, labels, strict=True)]
     rewards = [irm_reward(v, table) for v in verdicts]
-    low, high = _bounds(tuple(table.items()))
+    low, high = reward_bounds(table)
     scores = [min(1.0, max(0.0, (r - low) / (high - low))) if high > low else 1.0 for r in rewards]
     n = max(len(verdicts), 1)
     totals = [sum(column) for column in zip(*map(_findings, verdicts))] or [0] * len(_LOGGED)

@@ -1,13 +1,13 @@
-"""`python -m tl_plugin.cli.train_sft`: OpenRLHF's SFT training with TL-Training's MAE and PKT loss weights.
+"""`python -m tl_plugin.adapters.train_sft`: OpenRLHF's SFT training with TL-Training's MAE and PKT loss weights.
 
-Takes every flag of `python -m openrlhf.cli.train_sft` (its own parser, see tl_plugin.cli) plus
+Takes every flag of `python -m openrlhf.cli.train_sft` (its own parser, see tl_plugin.adapters.openrlhf_cli) plus
   --tl.mae            give erroneous tool-call turns weight 0 (they stay in the context)
   --tl.pkt            weigh the key tokens of tool names by CLIP(|NK|/|K|, 1, wmax)
   --tl.pkt_wmax W     PKT's wmax (default 9)
-  --tl.transform NAME a transform of tl_plugin.weights' registry (repeatable; register yours before main())
-The data are internal trajectories (tl_plugin.trajectories): pass --data.input_key messages --data.multiturn
+  --tl.transform NAME a transform of tl_plugin.core.weights' registry (repeatable; register yours before main())
+The data are internal trajectories (tl_plugin.data.converters): pass --data.input_key messages --data.multiturn
 --data.apply_chat_template. Example, the paper's settings:
-  python -m tl_plugin.cli.train_sft --model.model_name_or_path MODEL --data.dataset data.jsonl \\
+  python -m tl_plugin.adapters.train_sft --model.model_name_or_path MODEL --data.dataset data.jsonl \\
     --data.input_key messages --data.multiturn --data.apply_chat_template --adam.lr 1e-6 \\
     --lr_scheduler cosine --lr_warmup_ratio 0.01 --train.batch_size 4 --train.max_epochs 1 --tl.mae --tl.pkt
 """
@@ -19,8 +19,8 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from tl_plugin.cli import openrlhf_finish_args, openrlhf_parser
-from tl_plugin.sft_dataset import ToolSFTDataset
+from tl_plugin.adapters.openrlhf_cli import openrlhf_finish_args, openrlhf_parser
+from tl_plugin.adapters.sft_dataset import ToolSFTDataset
 
 OPENRLHF_SFT = "openrlhf.cli.train_sft"
 
@@ -28,7 +28,7 @@ OPENRLHF_SFT = "openrlhf.cli.train_sft"
 def build_parser() -> argparse.ArgumentParser:
     """OpenRLHF's SFT parser with the --tl.* flags added."""
     parser = openrlhf_parser(OPENRLHF_SFT)
-    parser.prog = "python -m tl_plugin.cli.train_sft"
+    parser.prog = "python -m tl_plugin.adapters.train_sft"
     group = parser.add_argument_group("TL-Training loss weights")
     group.add_argument("--tl.mae", action="store_true", default=False, help="weight 0 on erroneous tool-call turns")
     group.add_argument("--tl.pkt", action="store_true", default=False, help="up-weight key tokens of tool names")

@@ -1,5 +1,7 @@
-"""Tiny tokenizers for tests, trained in code on our own corpus (never downloaded).
+"""The one home of test helpers: tiny tokenizers trained in code, a scripted vLLM-like engine, OpenRLHF's dataset
+strategy, a free loopback port and the shared example task.
 
+Tokenizers are trained on our own corpus (never downloaded).
 `train_tokenizer("bpe")` is a byte-level BPE (GPT-2/LLaMA-3 family), `train_tokenizer("unigram")` a
 sentencepiece-style unigram with a metaspace pre-tokenizer (LLaMA-2/T5 family). Both carry `CHAT_TEMPLATE`, a
 ChatML-like Jinja template that renders system/user/assistant/tool messages, so the real OpenRLHF SFTDataset can
@@ -11,6 +13,8 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import socket
+from types import SimpleNamespace
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -88,3 +92,43 @@ def train_tokenizer(kind: str = "bpe") -> PreTrainedTokenizerFast:
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
+
+
+class ScriptedEngine:
+    """Answers `generate` like vLLM's async engine: the next scripted text (the last one repeats), its token ids
+    and the EOS token. `prompts` keeps the token ids each call was given."""
+
+    def __init__(self, tokenizer, actions):
+        self.tokenizer, self.actions, self.prompts = (
+            tokenizer,
+            [actions] if isinstance(actions, str) else list(actions),
+            [],
+        )
+
+    async def generate(self, token_ids, sampling_params, multi_modal_data=None):
+        self.prompts.append(list(token_ids))
+        text = self.actions.pop(0) if len(self.actions) > 1 else self.actions[0]
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+        output = SimpleNamespace(token_ids=ids, text=text, finish_reason="stop", logprobs=None)
+        return SimpleNamespace(outputs=[output])
+
+
+def sft_strategy() -> SimpleNamespace:
+    """What OpenRLHF's SFTDataset reads of its strategy, for trajectories (messages rendered by the template)."""
+    data = SimpleNamespace(
+        input_key="messages", output_key=None, apply_chat_template=True, tokenizer_chat_template=None
+    )
+    return SimpleNamespace(args=SimpleNamespace(data=data))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def weather_task():
+    """The built-in task "What is the temperature in Paris right now, in Celsius?" (gold: get_weather_current)."""
+    from envs.builtin_tasks import builtin_tasks
+
+    return next(t for t in builtin_tasks() if t.query.startswith("What is the temperature in Paris"))

@@ -2,11 +2,14 @@
 
 A transform sees one assistant turn of a tokenized trajectory (`Turn`) and multiplies the weights of its tokens in
 place; transforms run in the order asked for, and since they multiply, order does not change the result.
-- "mae": a turn whose tool call the feedback marks as erroneous gets weight 0. It stays in the context: the model
-  still reads the mistake and the feedback that follows, it is only never trained to write it.
+- "mae": a turn with a call the feedback marks as the model's error (Category.is_model_error) gets weight 0. It
+  stays in the context: the model still reads the mistake and the feedback that follows, it is only never trained
+  to write it. A turn of parallel calls is one generation, so one wrong call masks the whole turn: its right calls
+  were written in the same decision as the wrong one, and the retry that follows the feedback trains them.
 - "pkt": the key tokens of each call (the first token of the tool name, and every token at which the name diverges
-  from another tool name in the sample's tool list sharing its prefix) get CLIP(|NK|/|K|, 1, wmax), NK being the
-  other tokens of the turn. Key tokens are found through character offsets, so any tokenizer works.
+  from another tool name in the sample's tool list sharing its prefix) get CLIP(|NK|/|K|, 1, wmax), K and NK
+  counted within the call's own part of the turn. Key tokens are found through character offsets, so any
+  tokenizer works.
 Register your own with `@register("name")`; `weighted_ranges` applies them to a whole trajectory.
 """
 
@@ -19,8 +22,9 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from tl_plugin.taxonomy import Category, tool_names
-from tl_plugin.trajectories import call_categories
+from tl_plugin.core.parsing import name_pattern
+from tl_plugin.core.taxonomy import Category, tool_names
+from tl_plugin.core.trajectory import call_categories
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Turn:
     the turn (the template rewrote the content, or truncation cut it)."""
 
     message: dict
-    categories: list[Category]  # one per entry of message["tool_calls"], from the feedback that follows
+    categories: list[Category]  # one per call of the turn (tl_plugin.core.trajectory.call_categories)
     tool_names: list[str]  # the names in the sample's tool list: PKT's candidates
     weights: list[float]
     token_of: Callable[[int], int | None]
@@ -55,27 +59,31 @@ def register(name: str) -> Callable[[Transform], Transform]:
 
 @register("mae")
 def mae(turn: Turn) -> None:
-    """Masking of erroneous calls: weight 0 for a turn with a call its feedback marks as an error."""
-    if any(category.is_error for category in turn.categories):
+    """Masking of erroneous calls: weight 0 for a turn with a call its feedback marks as the model's error."""
+    if any(category.is_model_error for category in turn.categories):
         turn.weights[:] = [0.0] * len(turn.weights)
 
 
 @register("pkt")
 def pkt(turn: Turn, wmax: float = 9.0) -> None:
-    """Prioritised key tokens: CLIP(|NK|/|K|, 1, wmax) on the key tokens of the turn's calls, 1 elsewhere."""
+    """Prioritised key tokens, per call: the key tokens K of each call get CLIP(|NK|/|K|, 1, wmax), NK being the
+    other tokens of that call's part of the turn (from its name to the next call's name; the first call's part
+    starts with the turn, the last one ends with it). Other tokens keep weight 1."""
     calls = turn.message.get("tool_calls") or []
-    keys = set()
-    for call, start in zip(calls, name_offsets(turn.message["content"], [c["name"] for c in calls])):
-        if start is None:
-            continue
-        for offset in key_offsets(call["name"], turn.tool_names):
-            index = turn.token_of(start + offset)
-            if index is not None:
-                keys.add(index)
-    if keys:
-        weight = min(max((len(turn.weights) - len(keys)) / len(keys), 1.0), wmax)
-        for index in keys:
-            turn.weights[index] *= weight
+    placed = [
+        (turn.token_of(start), call["name"], start)
+        for call, start in zip(calls, name_offsets(turn.message["content"], [c["name"] for c in calls]))
+        if start is not None and turn.token_of(start) is not None
+    ]
+    for k, (first, name, start) in enumerate(placed):
+        begin = 0 if k == 0 else first
+        end = placed[k + 1][0] if k + 1 < len(placed) else len(turn.weights)
+        keys = {turn.token_of(start + offset) for offset in key_offsets(name, turn.tool_names)} - {None}
+        keys = {index for index in keys if begin <= index < end}
+        if keys:
+            weight = min(max((end - begin - len(keys)) / len(keys), 1.0), wmax)
+            for index in keys:
+                turn.weights[index] *= weight
 
 
 def key_offsets(name: str, candidates: Iterable[str]) -> list[int]:
@@ -92,13 +100,12 @@ def key_offsets(name: str, candidates: Iterable[str]) -> list[int]:
 def name_offsets(content: str, names: Sequence[str]) -> list[int | None]:
     """Where each call's tool name starts in the assistant text, matched in order; None when not found.
 
-    The name is anchored the way the call formats write it (`Action: NAME`, `"name": "NAME"`, `NAME(`), so a
-    thought that mentions the tool earlier is not taken for the call."""
+    The name is anchored the way the call syntaxes write it (tl_plugin.core.parsing.name_pattern), so a thought
+    that mentions the tool earlier is not taken for the call; a bare mention is the fallback."""
     found, pos = [], 0
     for name in names:
-        n = re.escape(name)
-        anchored = re.compile(rf"(?:Action:\s*|\"name\"\s*:\s*\")({n})(?![\w.])|(?<![\w.])({n})\s*\(")
-        match = anchored.search(content, pos) or re.compile(rf"(?<![\w.])({n})(?![\w.])").search(content, pos)
+        match = name_pattern(name).search(content, pos)
+        match = match or re.compile(rf"(?<![\w.])({re.escape(name)})(?![\w.])").search(content, pos)
         if match is None:
             found.append(None)
             continue

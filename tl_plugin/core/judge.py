@@ -1,7 +1,7 @@
 """The one judge of tool calls against gold answers, shared by the IRM reward and by evaluation (TS/PI/CF, BFCL AST).
 
 `judge(prediction, gold, tools, mode)` -> `Verdict`.
-- prediction: model text (parsed with `tl_plugin.parsing.parse`) or an already `Parsed` output.
+- prediction: model text (parsed with `tl_plugin.core.parsing.parse`) or an already `Parsed` output.
 - gold: one call `{"name", "arguments"}`; a list of acceptable calls (any one will do: RoTBench); or a list of
   acceptable answers, each a list of calls made together (parallel calls, matched in any order: BFCL). Calls may be
   `ToolCall`s, dicts, or call text in any format `parse` reads. A `Gold` prepares all this once for many predictions.
@@ -28,22 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tl_plugin.parsing import ASK_NAMES, FINISH_NAMES, Parsed, ToolCall, parse
-from tl_plugin.taxonomy import Category
+from tl_plugin.core.parsing import ASK_NAMES, FINISH_NAMES, Parsed, ToolCall, parse
+from tl_plugin.core.rewards import IRM_TABLE, pooled_reward
+from tl_plugin.core.taxonomy import function_schema
 
 MODES = ("rotbench", "exact", "bfcl")
-# The IRM reward of each finding (paper, Section 3.3), shared by the reward (tl_plugin.reward, with gold) and the
-# env's turn-level rewards (envs.tool_use, from the feedback's category alone). Parameter findings add up.
-IRM_TABLE: dict[str, float] = {
-    "format_error": -2.0,
-    "tool_hallucination": -2.0,
-    "wrong_tool": -1.5,
-    "parameter_hallucination": -0.8,
-    "parameter_redundant": -0.5,
-    "parameter_missing": -0.5,
-    "content_mismatch": -0.25,
-    "correct": 1.0,
-}
 
 
 @dataclass(frozen=True)
@@ -68,27 +57,22 @@ class Verdict:
 
     @property
     def correct(self) -> bool:
-        return self.parsed and not (
-            self.tool_hallucinated or self.wrong_tool or self.parameter_error or self.content_mismatch
-        )
+        return not self.findings
 
     @property
-    def category(self) -> Category:
-        """The taxonomy category, most severe finding first. A wrong (but listed) tool and redundant keys draw
-        no complaint from a tool, so they count as OTHER; a wrong value is PARAMETER_INVALID."""
+    def findings(self) -> tuple[str, ...]:
+        """The negative findings in the IRM table's terms (tl_plugin.core.rewards), empty when correct."""
         if not self.parsed:
-            return Category.FORMAT_ERROR
-        if self.tool_hallucinated:
-            return Category.TOOL_HALLUCINATION
-        if self.wrong_tool:
-            return Category.OTHER
-        if self.hallucinated_keys:
-            return Category.PARAMETER_HALLUCINATION
-        if self.missing_keys:
-            return Category.PARAMETER_MISSING
-        if self.redundant_keys:
-            return Category.OTHER
-        return Category.PARAMETER_INVALID if self.content_mismatch else Category.OK
+            return ("format_error",)
+        flags = (
+            ("tool_hallucination", self.tool_hallucinated),
+            ("wrong_tool", self.wrong_tool),
+            ("parameter_hallucination", self.hallucinated_keys),
+            ("parameter_redundant", self.redundant_keys),
+            ("parameter_missing", self.missing_keys),
+            ("content_mismatch", self.content_mismatch),
+        )
+        return tuple(name for name, on in flags if on)
 
     @property
     def message(self) -> str:
@@ -116,7 +100,7 @@ class Gold:
         self.alternatives = _alternatives(gold)
         self.params: dict[str, tuple[dict | None, tuple[str, ...]]] = {}  # name -> (properties or None, required)
         for tool in tools or ():
-            schema = tool.get("function", tool) if isinstance(tool, dict) else {"name": tool}
+            schema = function_schema(tool) if isinstance(tool, dict) else {"name": tool}
             parameters = schema.get("parameters")
             properties, required = None, ()  # None: the keys are unknown, so none counts as hallucinated
             if isinstance(parameters, dict):  # schemas come from users: keep only well-formed parts
@@ -168,19 +152,13 @@ def judge(prediction: str | Parsed, gold: Any, tools: Iterable[Any] | None = Non
     if parsed.error is not None or not parsed.calls:
         return Verdict(parsed=False, error=parsed.error or "no tool call found; the task needs a tool call")
     verdicts = [_judge_answer(parsed.calls, answer, ref) for answer in ref.alternatives]
-    best = min(verdicts, key=_severity)
+    best = max(verdicts, key=lambda v: pooled_reward(v.findings))  # the closest: what the reward scores highest
     # TS/PI/CF: each may be met by a different acceptable answer, as in RoTBench's scorer
     ts, pi, cf = (any(getattr(v, flag) for v in verdicts) for flag in ("ts", "pi", "cf"))
     empty_gold = any(not call.arguments for answer in ref.alternatives for call in answer)
     if ref.mode == "rotbench" and not all(call.arguments for call in parsed.calls) and not empty_gold:
         ts = pi = cf = False  # RoTBench fails an Action Input that is not a non-empty dict (see the docstring)
     return best if (ts, pi, cf) == (best.ts, best.pi, best.cf) else replace(best, ts=ts, pi=pi, cf=cf)
-
-
-def _severity(v: Verdict) -> tuple:
-    """Orders findings as the paper's reward does: tool errors, then the number and kind of key errors, then values."""
-    kinds = bool(v.hallucinated_keys) + bool(v.redundant_keys) + bool(v.missing_keys)
-    return v.tool_hallucinated, v.wrong_tool, kinds, bool(v.hallucinated_keys), v.content_mismatch
 
 
 def _judge_answer(predicted: list[ToolCall], answer: list[ToolCall], ref: Gold) -> Verdict:
@@ -223,13 +201,14 @@ def _judge_answer(predicted: list[ToolCall], answer: list[ToolCall], ref: Gold) 
     )
 
 
-_PERFECT = (0, 0, False, False)  # severity of a right name with right keys and values
+_PAIR_FINDINGS = ("parameter_hallucination", "parameter_redundant", "parameter_missing", "content_mismatch")
+_PERFECT = (False, -IRM_TABLE["correct"])  # the rank of a right name with right keys and values
 
 
 def _check(call: ToolCall, gold: ToolCall, ref: Gold) -> tuple:
-    """(severity, name ok, hallucinated keys, redundant keys, missing keys, content mismatch) of one pairing."""
+    """(rank, name ok, hallucinated keys, redundant keys, missing keys, content mismatch) of one pairing."""
     if call.name != gold.name and not (call.name == "finish" and gold.name == ref.finish_alias):
-        return (1, 0), False, [], [], [], False
+        return (True, 0.0), False, [], [], [], False
     properties, required = ref.params.get(gold.name, (None, ()))
     predicted, expected = call.arguments, gold.arguments
     if ref.mode == "bfcl":
@@ -246,8 +225,9 @@ def _check(call: ToolCall, gold: ToolCall, ref: Gold) -> tuple:
         for k, v in expected.items()
         if k in predicted
     )
-    kinds = bool(hallucinated) + bool(redundant) + bool(missing)
-    return (0, kinds, bool(hallucinated), content), True, hallucinated, redundant, missing, content
+    found = [f for f, on in zip(_PAIR_FINDINGS, (hallucinated, redundant, missing, content)) if on]
+    rank = (False, -pooled_reward(found))  # a right name first, then what the reward prefers
+    return rank, True, hallucinated, redundant, missing, content
 
 
 def _value_ok(value: Any, gold: Any, mode: str, spec: dict | None) -> bool:

@@ -1,0 +1,153 @@
+"""The prompt formats: for each family of models, how its tools are shown, how it writes calls, how a chat reads.
+
+One registry, `FORMATS`: name -> `PromptFormat`, with the system prompt written from a tool list, the call syntax
+(rendered by `format_call`, read back by `parse`) and the chat layout (messages -> text). Everything else (the env,
+synthetic data, converters, PPO prompt sets, evaluation) looks formats up here.
+- "python": TL-CodeLLaMA-2 (the paper's Appendix B): tools as Python signatures with docstrings, `name(arg=value)`;
+- "react": ToolLLaMA / RoTBench / ToolEyes: Thought, Action, Action Input;
+- "qwen": ChatML with `<tool_call>` blocks (Qwen-2.5, Hermes);
+- "chat_template": a Hugging Face tokenizer's own chat template, with the Qwen/Hermes system prompt and calls.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tl_plugin.core.parsing import Parsed, ToolCall, format_call, parse
+
+# The actions every format offers besides the task's tools (RoTBench puts them last, in this order).
+ASK_TOOL = {
+    "name": "ask_to_user",
+    "description": "Ask the user for guidance when you need more information; use this as little as you can.",
+    "parameters": {
+        "type": "object",
+        "properties": {"question": {"type": "string", "description": "The question you want to ask the user."}},
+        "required": ["question"],
+    },
+}
+FINISH_TOOL = {
+    "name": "finish",
+    "description": "Finish the task and give your answer.",
+    "parameters": {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "description": "Your answer for the task."}},
+        "required": ["answer"],
+    },
+}
+
+_PY_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "array": "list", "object": "dict"}
+
+
+def _python_signature(tool: dict) -> str:
+    params = tool.get("parameters", {})
+    props, required = params.get("properties", {}), params.get("required", [])
+    ordered = [p for p in props if p in required] + [p for p in props if p not in required]
+    args = ", ".join(
+        f"{p}: {_PY_TYPES.get(props[p].get('type'), 'str')}" + ("" if p in required else " = None") for p in ordered
+    )
+    doc = [
+        f"    {p} ({props[p].get('type', 'string')}): {props[p].get('description', '')}"
+        + (f" One of {props[p]['enum']}." if "enum" in props[p] else "")
+        for p in ordered
+    ]
+    body = tool.get("description", "") + ("\n\n    Args:\n    " + "\n    ".join(doc) if doc else "")
+    return f'Function:\ndef {tool["name"]}({args}):\n    """\n    {body}\n    """'
+
+
+def _system_prompt(tools: list[dict], fmt: str) -> str:
+    """The system message that shows the model its tools. A tokenizer's chat template ("chat_template") gets
+    the Qwen/Hermes wording, which most tool-calling templates use."""
+    if fmt == "python":
+        return "\n\n".join(_python_signature(t) for t in tools) + "\n\n"
+    if fmt == "react":
+        return (
+            "You are an expert in using tools to handle real-time queries from users. At each step, give your "
+            "thought, then call one tool to act. Call finish to give your final answer.\n\nDesired format:\n"
+            "Thought: <The thought>\nAction: <The tool you decide to use>\nAction Input: <The parameters for the "
+            "tool, a JSON object>\n\nAvailable tools:\n" + json.dumps(tools, ensure_ascii=False) + "\n\nLet's Begin!"
+        )
+    tool_lines = "\n".join(json.dumps({"type": "function", "function": t}, ensure_ascii=False) for t in tools)
+    return (
+        "You are a helpful assistant. You may call one or more functions to assist with the user query.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+        + tool_lines
+        + "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
+        '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}'
+        "\n</tool_call>\nCall finish with your answer when you are done."
+    )
+
+
+# Chat layouts: how each role's message is written. Tool feedback is shown as the role the format's training data
+# used for it. Layouts are per message, so a conversation's text grows by appending (the env renders each step in
+# constant time).
+_QWEN = {
+    "system": "<|im_start|>system\n{}<|im_end|>\n",
+    "user": "<|im_start|>user\n{}<|im_end|>\n",
+    "assistant": "<|im_start|>assistant\n{}<|im_end|>\n",
+    "tool": "<|im_start|>user\n<tool_response>\n{}\n</tool_response><|im_end|>\n",
+}
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """One prompt format. `layout` maps a role to its message template ("{}" = the content); None means the
+    tokenizer's own chat template. `generation_prompt` asks for the next assistant turn."""
+
+    name: str
+    call_syntax: str  # how calls are written: a format of tl_plugin.core.parsing (python, react, tool_call)
+    layout: dict[str, str] | None
+    generation_prompt: str = ""
+
+    def system_prompt(self, tools: list[dict], actions: bool = True) -> str:
+        """The system message listing `tools`, with ask_to_user and finish appended when `actions`."""
+        return _system_prompt(list(tools) + ([ASK_TOOL, FINISH_TOOL] if actions else []), self.name)
+
+    def format_call(self, call: ToolCall | dict) -> str:
+        """One call as a model of this format writes it."""
+        return format_call(call, self.call_syntax)
+
+    def parse(self, text: str) -> Parsed:
+        """The calls in a model's text. Every syntax is read (detected), so a model that answers in another
+        one than it was shown is still understood."""
+        return parse(text)
+
+    def message_text(self, message: dict[str, Any]) -> str:
+        """One message as this format's layout writes it (built-in layouts only)."""
+        return self.layout[message["role"]].format(message["content"])
+
+    def render(self, messages: list[dict[str, Any]], tokenizer: Any = None, add_generation_prompt: bool = True) -> str:
+        """Text of a conversation whose first message is the system prompt; "chat_template" needs the tokenizer."""
+        if self.layout is None:
+            if tokenizer is None:
+                raise ValueError(f"prompt format {self.name!r} needs a tokenizer")
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        text = "".join(self.message_text(m) for m in messages)
+        return text + self.generation_prompt if add_generation_prompt else text
+
+
+FORMATS: dict[str, PromptFormat] = {
+    "python": PromptFormat(
+        "python",
+        "python",
+        {"system": "System: {}\n", "user": "User: {}\n", "assistant": "Assistant: {}\n", "tool": "Output: {}\n"},
+        "Assistant: ",
+    ),
+    "react": PromptFormat(
+        "react",
+        "react",
+        {"system": "System: {}\n", "user": "User: {}\n", "assistant": "Assistant: {}\n", "tool": "Observation: {}\n"},
+        "Assistant: ",
+    ),
+    "qwen": PromptFormat("qwen", "tool_call", _QWEN, "<|im_start|>assistant\n"),
+    "chat_template": PromptFormat("chat_template", "tool_call", None),
+}
+
+
+def get_format(name: str) -> PromptFormat:
+    """The registered format of that name; ValueError listing the choices otherwise."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown prompt format {name!r}; choose one of {', '.join(FORMATS)}") from None
