@@ -78,6 +78,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.tokenizer, self.render_mode = tokenizer, render_mode
         self.table = {**IRM_TABLE, **(table or {})}
         self.server = _embedded_server() if server is None else connect(server, http_timeout_s)
+        self._owns_server = isinstance(server, (str, Sequence)) and self.server is not server
         self._faults = {"instability_rate": fault_rate} if fault_rate else None
         self._system_prompts: dict[int, str] = {}
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
@@ -145,6 +146,10 @@ class ToolUseEnv(gym.Env[str, str]):
 
     def render(self) -> str | None:
         return self._observation if self.render_mode == "ansi" and self.messages is not None else None
+
+    def close(self) -> None:
+        if self._owns_server:
+            self.server.close()
 
     # ---------------------------------------------------------------- internals
     def _render(self) -> str:

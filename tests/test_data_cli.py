@@ -63,8 +63,8 @@ def test_convert_prints_kept_masked_dropped(data_dir, tmp_path, capsys):
     out = tmp_path / "rotbench.jsonl"
     main(["convert", "rotbench", str(data_dir / "rotbench" / "third_turn_clean.json"), str(out)])
     printed = capsys.readouterr().out
-    assert "kept 70, masked 50 erroneous calls, dropped 0" in printed
-    assert "note 70: assistant turn with several acceptable answers: kept the first" in printed
+    assert "kept 70, masked 40 erroneous calls, dropped 0" in printed
+    assert "note 3: assistant turn with several acceptable answers: kept the first" in printed
     assert len(read_records(out)) == 70
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"conversations": []}\n')

@@ -71,9 +71,11 @@ def test_success_in_every_prompt_format(fmt):
 def test_wrong_answer_and_turn_limit():
     env = weather_env()
     assert env.step('finish(answer="25 degrees")')[1:3] == (-1.0, True)
-    env = weather_env(max_turns=3)
+    env = gym.make("envs:ToolUse-v0", tasks=[WEATHER], max_episode_steps=3)  # Gymnasium's TimeLimit truncates
+    env.reset(seed=0)
     outcomes = [env.step('get_weather_current(city="Paris")')[1:4] for _ in range(3)]
     assert outcomes == [(0.0, False, False), (0.0, False, False), (0.0, False, True)]
+    assert gym.spec("ToolUse-v0").max_episode_steps == 9
 
 
 def test_gold_calls_without_answer():
@@ -100,6 +102,17 @@ def buggy_tool(city: str) -> dict:
     raise KeyError("internal")
 
 
+# The paper's IRM values for what a tool's feedback can tell (Section 3.3); 0 where the model is not at fault.
+STEP_REWARDS = {
+    "format_error": -2.0,
+    "tool_hallucination": -2.0,
+    "parameter_hallucination": -0.8,
+    "parameter_missing": -0.5,
+    "parameter_invalid": -0.25,
+    "tool_call_failure": -0.25,
+    "tool_instability": 0.0,
+    "other": 0.0,
+}
 ERROR_ACTIONS = {
     "format_error": 'get_weather_current(city="Paris"',
     "tool_hallucination": 'get_weather_now(city="Paris")',
@@ -121,9 +134,9 @@ def test_every_error_category(category):
     action = ERROR_ACTIONS.get(category, 'get_weather_current(city="Paris")')
     observation, reward, terminated, truncated, info = env.step(action)
     assert info["categories"] == [category] and not terminated
-    assert reward == REWARDS[category]
+    assert reward == STEP_REWARDS[category]
     assert info["de"] == (category in ("tool_hallucination", "parameter_hallucination", "parameter_missing"))
-    assert info["ce"] == (not info["de"])
+    assert info["ce"] == (category in ("format_error", "parameter_invalid", "tool_call_failure"))
     assert info["messages"][-1]["role"] == "tool" and info["messages"][-1]["content"] in observation
 
 
@@ -134,7 +147,7 @@ def test_parallel_calls_and_ask_to_user():
         '<tool_call>{"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 9}}</tool_call>'
     )
     _, reward, _, _, info = env.step(two)
-    assert info["categories"] == ["ok", "parameter_invalid"] and reward == REWARDS["parameter_invalid"]
+    assert info["categories"] == ["ok", "parameter_invalid"] and reward == -0.25
     _, reward, terminated, _, info = env.step(
         '<tool_call>{"name": "ask_to_user", "arguments": {"question": "Celsius?"}}</tool_call>'
     )

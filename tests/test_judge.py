@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tl_plugin.core.judge import Gold, Verdict, judge
 from tl_plugin.core.parsing import ToolCall, format_call
-from tl_plugin.core.taxonomy import Category
+from tl_plugin.core.rewards import IRM_TABLE
 from tl_plugin.data.prompts import prompt_rows
 
 ROTBENCH = ["first_turn_clean.json", "third_turn_clean.json"]
@@ -66,7 +66,7 @@ def test_rotbench_gold_answers_score_full_marks(data_dir):
         for tools, answers in items:
             for prediction in answers:  # every acceptable answer, as the prediction
                 verdict = judge(prediction, answers, tools, "rotbench")
-                assert verdict.correct and verdict.category is Category.OK, (prediction, verdict)
+                assert verdict.correct and verdict.findings == (), (prediction, verdict)
                 assert (verdict.ts, verdict.pi, verdict.cf) == official_flags(prediction, answers, tools)
             flags.append((verdict.ts, verdict.pi, verdict.cf))
         ts, pi, cf = (100 * sum(f[i] for f in flags) / len(items) for i in range(3))
@@ -153,7 +153,7 @@ def test_rotbench_none_values_finish_alias_and_findings(data_dir):
         ("token",),
         ("lang", "max_length"),
     )
-    assert verdict.category is Category.PARAMETER_HALLUCINATION and not verdict.correct
+    assert verdict.findings == ("parameter_hallucination", "parameter_redundant", "parameter_missing")
     # the last tool is finish whatever its name: the literal "finish" counts, and its content is not checked
     finish = Gold([react("finish_task", {"answer": "It means hello."})], tools, "rotbench")
     assert judge(react("finish", {"answer": "Something else."}), finish).cf
@@ -166,27 +166,27 @@ def test_rotbench_none_values_finish_alias_and_findings(data_dir):
     assert judge(react("detect", {"text": 1.0}), typed).cf and not judge(react("detect", {"text": True}), typed).cf
 
 
-def test_findings_and_categories():
+def test_findings():
     tools = [
         {"name": "get_weather", "parameters": {"properties": {"city": {}, "days": {}, "units": {}}}},
         {"name": "get_time", "parameters": {"properties": {"city": {}}}},
     ]
     gold = Gold({"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}, tools, "exact")
     cases = {
-        "no call at all": ("It is sunny.", Category.FORMAT_ERROR),
-        "get_weather(city=": ("get_weather(city=", Category.FORMAT_ERROR),
-        "made-up tool": ("get_forecast(city='Paris', days=3)", Category.TOOL_HALLUCINATION),
-        "wrong tool": ("get_time(city='Paris')", Category.OTHER),
-        "unknown key": ("get_weather(city='Paris', days=3, hours=2)", Category.PARAMETER_HALLUCINATION),
-        "missing key": ("get_weather(city='Paris')", Category.PARAMETER_MISSING),
-        "redundant key": ("get_weather(city='Paris', days=3, units='C')", Category.OTHER),
-        "wrong value": ("get_weather(city='Paris', days=4)", Category.PARAMETER_INVALID),
-        "right": ("get_weather(days=3, city='Paris')", Category.OK),
+        "no call at all": ("It is sunny.", ("format_error",)),
+        "get_weather(city=": ("get_weather(city=", ("format_error",)),
+        "made-up tool": ("get_forecast(city='Paris', days=3)", ("tool_hallucination",)),
+        "wrong tool": ("get_time(city='Paris')", ("wrong_tool",)),
+        "unknown key": ("get_weather(city='Paris', days=3, hours=2)", ("parameter_hallucination",)),
+        "missing key": ("get_weather(city='Paris')", ("parameter_missing",)),
+        "redundant key": ("get_weather(city='Paris', days=3, units='C')", ("parameter_redundant",)),
+        "wrong value": ("get_weather(city='Paris', days=4)", ("content_mismatch",)),
+        "right": ("get_weather(days=3, city='Paris')", ()),
     }
-    for case, (text, category) in cases.items():
+    for case, (text, findings) in cases.items():
         verdict = judge(text, gold)
-        assert verdict.category is category, case
-        assert verdict.correct == (category is Category.OK) and bool(verdict.message) != verdict.correct, case
+        assert verdict.findings == findings, case
+        assert verdict.correct == (not findings) and bool(verdict.message) != verdict.correct, case
     assert judge("get_weather(city='Paris', days=3)\nget_time(city='Paris')", gold).wrong_tool  # one call too many
 
 
@@ -311,4 +311,4 @@ def test_judge_never_raises_on_model_text(text, mode):
         "Action: book\nAction Input: " + text,
     ):
         verdict = judge(prediction, gold, BFCL_TOOLS, mode)
-        assert isinstance(verdict, Verdict) and isinstance(verdict.category, Category)
+        assert isinstance(verdict, Verdict) and set(verdict.findings) <= set(IRM_TABLE)

@@ -1,6 +1,7 @@
 """MAE and PKT: key tokens, the worked example of docs/pkt.md, MAE on synthetic and RoTBench data."""
 
 import json
+import re
 from pathlib import Path
 
 import datasets
@@ -9,8 +10,8 @@ from helpers import sft_strategy, train_tokenizer
 
 from tl_plugin.adapters.sft_dataset import ToolSFTDataset
 from tl_plugin.core.taxonomy import Category
-from tl_plugin.core.weights import Turn, key_offsets, name_offsets, pkt
 from tl_plugin.core.trajectory import call_categories
+from tl_plugin.core.weights import Turn, key_offsets, name_offsets, pkt
 from tl_plugin.data.converters import CONVERTERS
 from tl_plugin.data.sources import convert, read_records
 from tl_plugin.data.synth import synth
@@ -135,10 +136,14 @@ def test_mae_reports_a_category_for_each_rotbench_function_turn(data_dir):
         messages = sample["messages"]
         for index, _, category in call_categories(sample):
             if index + 1 < len(messages) and messages[index + 1]["role"] == "tool":
-                answered.append(category)
+                answered.append((category, messages[index + 1]["content"]))
     assert len(answered) == function_turns == 133
-    assert all(isinstance(c, Category) for c in answered)
-    errors = [c for c in answered if c.is_error]
-    assert len(errors) == report.masked and len({c.value for c in errors}) >= 5
+    # ToolEyes/RoTBench tools answer a misread documentation with Python's own exception texts (shared/data's
+    # README): every such turn is the model's error, masked; a timeout is not.
+    python_errors = re.compile(r"is not defined|unexpected keyword argument|missing \d+ required positional")
+    signed = [c for c, feedback in answered if python_errors.search(feedback)]
+    assert len(signed) >= 15 and all(c.is_model_error for c in signed)
+    assert not any(c.is_model_error for c, feedback in answered if "Read timed out" in feedback)
+    assert len(signed) < report.masked < len(answered) // 2
     # The first item: a call missing max_length, answered "... missing 1 required positional argument".
     assert call_categories(samples[0])[0][2] is Category.PARAMETER_MISSING

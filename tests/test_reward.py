@@ -245,7 +245,7 @@ def test_generic_jsonl_reports_drops(tmp_path):
         [sys.executable, "-m", "tl_plugin.data.prompts", str(out), "--jsonl", str(path)], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr
-    assert "kept 2, dropped 4" in run.stdout and "1 invalid JSON line" in run.stdout
+    assert "kept 2, masked 0 erroneous calls, dropped 4" in run.stdout and "dropped 1: invalid JSON line" in run.stdout
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["data:0", "b1"]
 
 

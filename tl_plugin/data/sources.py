@@ -57,6 +57,8 @@ def convert(records: Iterable[Any], converter: Callable[..., dict], **options: A
             continue
         try:
             output = converter(record, notes, **options)
+            if "messages" in output and not any(m["role"] == "assistant" for m in output["messages"]):
+                raise Drop("no assistant turn")
         except Drop as e:
             report.dropped[str(e)] += 1
             continue
