@@ -94,6 +94,19 @@ def train_tokenizer(kind: str = "bpe") -> PreTrainedTokenizerFast:
     return tokenizer
 
 
+# TL-Training, Section 3.3, as printed: the oracle of every reward test (never the product's own table).
+PAPER_IRM = {
+    "format_error": -2.0,
+    "tool_hallucination": -2.0,
+    "wrong_tool": -1.5,
+    "parameter_hallucination": -0.8,
+    "parameter_redundant": -0.5,
+    "parameter_missing": -0.5,
+    "content_mismatch": -0.25,
+    "correct": 1.0,
+}
+
+
 class ScriptedEngine:
     """Answers `generate` like vLLM's async engine: the next scripted text (the last one repeats), its token ids
     and the EOS token. `prompts` keeps the token ids each call was given."""

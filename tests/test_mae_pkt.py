@@ -66,15 +66,26 @@ def test_pkt_weight_is_clipped(turn_tokens, expected):
     assert keys == [expected] * 3 and all(w == 1.0 for w in turn.weights[3:])
 
 
-def pkt_example_table(tmp_path) -> str:
-    """The worked example of docs/pkt.md, computed by ToolSFTDataset with the byte-level BPE of tests/helpers.py."""
+ONE_CALL = ('get_weather_forecast(city="Paris", days=2)', [("get_weather_forecast", {"city": "Paris", "days": 2})])
+TWO_CALLS = (
+    '[get_weather_current(city="Paris"), get_exchange_rate(base="EUR")]',
+    [("get_weather_current", {"city": "Paris"}), ("get_exchange_rate", {"base": "EUR"})],
+)
+
+
+def pkt_example_table(tmp_path, example=ONE_CALL) -> str:
+    """A worked example of docs/pkt.md, computed by ToolSFTDataset with the byte-level BPE of tests/helpers.py."""
     tools = [{"name": n, "description": "", "parameters": {"type": "object", "properties": {}}} for n in NAMES]
-    call = {"name": "get_weather_forecast", "arguments": {"city": "Paris", "days": 2}}
+    content, calls = example
     sample = {
         "tools": tools,
         "messages": [
             {"role": "user", "content": "Will it rain in Paris in the next two days?"},
-            {"role": "assistant", "content": 'get_weather_forecast(city="Paris", days=2)', "tool_calls": [call]},
+            {
+                "role": "assistant",
+                "content": content,
+                "tool_calls": [{"name": n, "arguments": a} for n, a in calls],
+            },
         ],
     }
     data = dataset([sample], [("pkt", {"wmax": 9.0})], tmp_path)
@@ -90,8 +101,9 @@ def pkt_example_table(tmp_path) -> str:
 
 
 def test_docs_worked_example_is_reproduced(tmp_path):
-    table = pkt_example_table(tmp_path)
-    assert table in DOC.read_text(), f"docs/pkt.md is out of date; the table is now:\n{table}"
+    for example in (ONE_CALL, TWO_CALLS):
+        table = pkt_example_table(tmp_path, example)
+        assert table in DOC.read_text(), f"docs/pkt.md is out of date; the table is now:\n{table}"
     tokenizer = train_tokenizer("bpe")
     assert [tokenizer.tokenize(n) for n in NAMES] == [
         ["get", "_", "weather", "_", "curr", "ent"],

@@ -249,7 +249,10 @@ def test_adversarial_nesting_and_sizes_do_not_raise():
 
 
 def test_model_escape_sequences_raise_no_warnings():
-    code = "from tl_plugin.core.parsing import parse; assert parse(r'f(a=\"x\\,y\")').calls[0].arguments == {'a': 'x\\\\,y'}"
+    code = (
+        "from tl_plugin.core.parsing import parse; "
+        "assert parse(r'f(a=\"x\\,y\")').calls[0].arguments == {'a': 'x\\\\,y'}"
+    )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True, cwd=Path(parsing.__file__).parents[2])
 
 

@@ -6,23 +6,13 @@ Category.is_model_error), and rewards of worked examples computed by hand. Every
 """
 
 import pytest
+from helpers import PAPER_IRM
 
 from tl_plugin.adapters.agent import mask_error_turns
 from tl_plugin.core.rewards import IRM_TABLE, pooled_reward, reward_bounds, step_reward
 from tl_plugin.core.taxonomy import Category
 from tl_plugin.core.weights import Turn, mae
 
-# TL-Training, Section 3.3, as printed.
-PAPER_IRM = {
-    "format_error": -2.0,
-    "tool_hallucination": -2.0,
-    "wrong_tool": -1.5,
-    "parameter_hallucination": -0.8,
-    "parameter_redundant": -0.5,
-    "parameter_missing": -0.5,
-    "content_mismatch": -0.25,
-    "correct": 1.0,
-}
 # Our decision, per category: (the model's error?, documentation error (DE)?, call error (CE)?, env step reward).
 # A timeout or a tool that crashed is the tool's doing; a request the tool cannot satisfy is the model's.
 DECISIONS = {

@@ -127,31 +127,6 @@ def test_without_transforms_the_mask_is_openrlhfs(tmp_path):
         assert torch.equal(mask_a[:, :-1], mask_b[:, :-1])
 
 
-def aggregate_loss(loss, loss_mask, batch_num_tokens):
-    """openrlhf/models/loss.py `aggregate_loss`, token level, dp_size 1, reproduced because importing
-    openrlhf.models needs flash_attn (GPU only): (loss * loss_mask).sum() / batch_num_tokens * dp_size."""
-    return (loss * loss_mask).sum() / batch_num_tokens
-
-
-def test_objective_is_the_weighted_mean_nll(tmp_path):
-    tokenizer = train_tokenizer("bpe")
-    dataset = build(tmp_path, tokenizer, [("mae", {}), ("pkt", {"wmax": 9.0})])
-    input_ids, attention_mask, loss_mask = dataset.collate_fn([dataset[0]])
-    logits = torch.randn(1, input_ids.shape[1], len(tokenizer), generator=torch.Generator().manual_seed(0))
-    # What the Actor returns: log-prob of each next token; SFTTrainer pairs it with loss_mask[:, :-1] and
-    # normalises by the mask's sum over the step window (here one batch).
-    logps = torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]
-    shifted = loss_mask[:, :-1]
-    objective = aggregate_loss(-logps, shifted, shifted.sum()).item()
-
-    weights = expected_weights(tokenizer, input_ids[0].tolist())
-    nll = [-logps[0, t - 1].item() for t in range(1, len(weights))]
-    by_hand = sum(w * x for w, x in zip(weights[1:], nll)) / sum(weights[1:])
-    assert objective == pytest.approx(by_hand, rel=1e-5)
-    unweighted = sum(x for w, x in zip(weights[1:], nll) if w) / sum(1 for w in weights[1:] if w)
-    assert objective != pytest.approx(unweighted, rel=1e-3), "PKT changes the objective"
-
-
 def test_a_registered_transform_is_applied(tmp_path):
     @register("tests_first_token_x3")
     def first_token_x3(turn):

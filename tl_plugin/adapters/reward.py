@@ -27,6 +27,7 @@ correct +1), pooled per response (see that module for why). Ablations change the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -38,9 +39,7 @@ from typing import Any
 
 import torch
 
-try:
-    import tl_plugin  # noqa: F401
-except ModuleNotFoundError:  # loaded by path from a source checkout where the package is not installed
+if importlib.util.find_spec("tl_plugin") is None:  # loaded by path from a checkout where it is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tl_plugin.core.judge import Gold, Verdict, judge
 from tl_plugin.core.rewards import IRM_TABLE, pooled_reward, reward_bounds
