@@ -10,7 +10,7 @@ turns from one tokenization with offsets where SFTDataset re-tokenizes every pre
     python -m benchmarks.sft_data [--n 1217] [--repeat 3]
 
 (Run it as a module from the repository root: `python benchmarks/sft_data.py` would put benchmarks/ first on
-sys.path, where benchmarks/tool_server.py shadows the tool_server package.)
+sys.path, where a benchmark module could shadow a package of the same name.)
 """
 
 from __future__ import annotations

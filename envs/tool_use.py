@@ -17,8 +17,8 @@ a dead tool server becomes tool_instability feedback and the episode goes on.
 
 from __future__ import annotations
 
-import copy
 import functools
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +42,10 @@ ASK_REPLY = "I have no more information than I gave you. Please go on with what 
 # which also ends the episode (the context is full).
 MAX_ACTION_CHARS = 1 << 16
 MAX_OBSERVATION_CHARS = 1 << 20
+
+
+# Per category: (DE, CE, the model's error), looked up once per call rather than derived every step.
+_FLAGS = {c: (c.is_documentation_error, c.is_call_error, c.is_model_error) for c in Category}
 
 
 @functools.cache
@@ -80,7 +84,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.server = _embedded_server() if server is None else connect(server, http_timeout_s)
         self._owns_server = isinstance(server, (str, Sequence)) and self.server is not server
         self._faults = {"instability_rate": fault_rate} if fault_rate else None
-        self._system_prompts: dict[int, str] = {}
+        self._prompts: dict[int, tuple[str, str]] = {}  # task index -> (system prompt, tools as JSON)
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
         self.action_space = UnicodeText(MAX_ACTION_CHARS)
         self.messages: list[dict] | None = None  # None until reset
@@ -100,12 +104,13 @@ class ToolUseEnv(gym.Env[str, str]):
         self.turn, self.successful_calls, self.done = 0, [], False
         self.tool_names = {t["name"] for t in self.task.tools}
         self.messages, self._text = [], ""
-        self._append("system", self._system_prompt(index))
+        system, tools = self._prompts_of(index)
+        self._append("system", system)
         self._append("user", self.task.query)
         self.category_counts = dict.fromkeys(CATEGORIES, 0)
         self._observation = self._render()
         info = self._info([], [], "")
-        info["tools"] = copy.deepcopy(self.task.tools)
+        info["tools"] = json.loads(tools)  # a copy: callers may change it
         return self._observation, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
@@ -138,8 +143,10 @@ class ToolUseEnv(gym.Env[str, str]):
         truncated = not terminated and len(observation) > MAX_OBSERVATION_CHARS
         self._observation = observation[:MAX_OBSERVATION_CHARS]
         self.done = terminated
-        head = before + text
-        appended = observation[len(head) :] if observation.startswith(head) else _after_common_prefix(head, observation)
+        if observation.startswith(before) and observation.startswith(text, len(before)):  # the usual, append-only case
+            appended = observation[len(before) + len(text) :]
+        else:
+            appended = _after_common_prefix(before + text, observation)
         info = self._info([c.as_dict() for c in parsed.calls], categories, appended)
         info.update(answer=answer, task_reward=reward if terminated else None)
         return self._observation, reward, terminated, truncated, info
@@ -163,24 +170,27 @@ class ToolUseEnv(gym.Env[str, str]):
         if self.format.layout is not None:  # built-in layouts grow by appending
             self._text += self.format.message_text(message)
 
-    def _system_prompt(self, index: int | None) -> str:
-        """Written once per task of the env's list (the tool documentation is the costly part of a reset)."""
-        if index is None:
-            return self.format.system_prompt(self.task.tools)
-        if index not in self._system_prompts:
-            self._system_prompts[index] = self.format.system_prompt(self.task.tools)
-        return self._system_prompts[index]
+    def _prompts_of(self, index: int | None) -> tuple[str, str]:
+        """The system prompt and the tools as JSON, written once per task of the env's list (the tool
+        documentation is the costly part of a reset)."""
+        if index in self._prompts:
+            return self._prompts[index]
+        prompts = self.format.system_prompt(self.task.tools), json.dumps(self.task.tools, ensure_ascii=False)
+        if index is not None:
+            self._prompts[index] = prompts
+        return prompts
 
     def _info(self, calls: list[dict], categories: list[Category], appended: str) -> dict[str, Any]:
+        flags = [_FLAGS[c] for c in categories]
         return {
             "task_id": self.task.id,
             "turn": self.turn,
             "messages": [dict(m) for m in self.messages],
             "calls": calls,
             "categories": [c.value for c in categories],
-            "de": any(c.is_documentation_error for c in categories),
-            "ce": any(c.is_call_error for c in categories),
-            "model_error": any(c.is_model_error for c in categories),
+            "de": any(f[0] for f in flags),
+            "ce": any(f[1] for f in flags),
+            "model_error": any(f[2] for f in flags),
             "category_counts": dict(self.category_counts),
             "appended": appended,
         }

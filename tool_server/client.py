@@ -77,8 +77,11 @@ def connect(
     return RemoteToolServer(server, timeout_s)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # built once: json.dumps with options builds one per call
+
+
 def feedback_text(feedback: Feedback) -> str:
     """What the model reads of a call's feedback: the tool's output as JSON, or the error message."""
     if feedback.get("ok"):
-        return json.dumps(feedback.get("output"), ensure_ascii=False)
+        return _ENCODER.encode(feedback.get("output"))
     return str(feedback.get("message", ""))
