@@ -18,9 +18,8 @@ Label schema: one JSON string per prompt (`tl-prompts` writes them):
 - mode: how values are compared, "exact" (default), "rotbench" or "bfcl" (argument values are lists of accepted
   values, "" = may be omitted); see `tl_plugin.core.judge`.
 
-Reward of one response: `tl_plugin.core.rewards.pooled_reward` of the judge's findings, under the paper's table
-(unparseable -2, a tool not in the list -2, a wrong tool -1.5, parameter findings summed, a wrong value -0.25,
-correct +1), pooled per response (see that module for why). Ablations change the table: `load_table(path_or_dict)` and
+Reward of one response: `tl_plugin.core.rewards.pooled_reward` of the judge's findings under the paper's table
+(`IRM_TABLE` there), pooled per response (see that module for why). Ablations change the table: `load_table(path_or_dict)` and
 `reward_func(..., table=...)`, or, when OpenRLHF loads the file by path, `TL_IRM_TABLE=/path/table.json`
 (read once, when the module loads). A table file holds any subset of `DEFAULT_TABLE`'s keys.
 """
