@@ -82,7 +82,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.tokenizer, self.render_mode = tokenizer, render_mode
         self.table = {**IRM_TABLE, **(table or {})}
         self.server = _embedded_server() if server is None else connect(server, http_timeout_s)
-        self._owns_server = isinstance(server, (str, Sequence)) and self.server is not server
+        self._owns_server = isinstance(server, (str, Sequence))  # URLs: the env made the client, so it closes it
         self._faults = {"instability_rate": fault_rate} if fault_rate else None
         self._prompts: dict[int, tuple[str, str]] = {}  # task index -> (system prompt, tools as JSON)
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
