@@ -145,3 +145,30 @@ def weather_task():
     from envs.builtin_tasks import builtin_tasks
 
     return next(t for t in builtin_tasks() if t.query.startswith("What is the temperature in Paris"))
+
+
+def tiny_checkpoint(directory, initializer_range: float = 0.2):
+    """A 2-layer LLaMA with random weights and the BPE tokenizer, saved to `directory` (a Hugging Face checkpoint
+    `from_pretrained` loads); returns (model, tokenizer). With initializer range 0.2 its greedy text depends on the
+    prompt, which batching checks need."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = train_tokenizer("bpe")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        vocab_size=len(tokenizer),
+        initializer_range=initializer_range,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config).eval()
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return model, tokenizer

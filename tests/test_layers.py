@@ -15,6 +15,7 @@ ALLOWED = {
     "envs": {"tl_plugin.core", "tool_server", "envs"},
     "tl_plugin.data": {"tl_plugin.core", "tool_server", "envs", "tl_plugin.data"},
     "tl_plugin.adapters": {"tl_plugin.core", "tool_server", "envs", "tl_plugin.adapters"},
+    "tl_plugin.eval": {"tl_plugin.core", "tool_server", "envs", "tl_plugin.data", "tl_plugin.eval"},
 }
 OURS = ("tl_plugin", "tool_server", "envs")
 

@@ -41,9 +41,11 @@ def batch(data_dir, tokenizer):
         spec = json.loads(label)
         gold, names = spec["gold"][0], [t["name"] for t in spec["tools"]]
         other = next(n for n in names if n not in {g["name"] for g in spec["gold"]})
+        # RoTBench labels read answers as RoTBench's scorer does: ReAct, a non-empty JSON object as the input
         for response, expected in [
-            (format_call(gold, ["python", "json", "tool_call", "react"][i % 4]), 1.0),
-            (format_call(ToolCall(other, gold["arguments"]), "react"), -1.5),
+            (format_call(gold, "react"), 1.0 if gold["arguments"] else -2.0),
+            (format_call(gold, ["python", "json", "tool_call"][i % 3]), -2.0),
+            (format_call(ToolCall(other, gold["arguments"]), "react"), -1.5 if gold["arguments"] else -2.0),
             (format_call(ToolCall(gold["name"] + "_pro", gold["arguments"]), "json"), -2.0),
             (f"Sorry, I cannot do that ({i}).", -2.0),
         ]:
@@ -76,7 +78,7 @@ def test_single_turn_executor_loads_the_reward_file_by_path(tokenizer, batch):
     got = [None if out["reward"] is None else out["reward"].item() for out in outputs]
     assert got == [expected for *_, expected in batch]
     assert [out["scores"].item() for out in outputs] == pytest.approx([(r + 2) / 3 for r in got])
-    assert outputs[0]["extra_logs"]["irm_correct"] == 1.0 and outputs[1]["extra_logs"]["irm_wrong_tool"] == 1.0
+    assert outputs[0]["extra_logs"]["irm_correct"] == 1.0 and outputs[2]["extra_logs"]["irm_wrong_tool"] == 1.0
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,8 @@ def test_openrlhf_http_client_gets_rewards_from_the_server(tokenizer, batch, ser
     (answer,) = asyncio.run(executor._fetch_rewards_via_http(queries, prompts, labels))  # one server: one request
     assert answer["rewards"] == [expected for *_, expected in batch]
     assert answer["scores"] == pytest.approx([(r + 2) / 3 for r in answer["rewards"]])
-    assert answer["extra_logs"]["irm_correct"] == pytest.approx(0.25)
+    right = sum(expected == 1.0 for *_, expected in batch)
+    assert answer["extra_logs"]["irm_correct"] == pytest.approx(right / len(batch))
     # and end to end through execute(), one request per sample as the rollout sends them
     outputs = run_executor(executor, tokenizer, batch[:8])
     assert [out["reward"] for out in outputs] == [[expected] for *_, expected in batch[:8]]

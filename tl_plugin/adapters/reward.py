@@ -17,11 +17,15 @@ Label schema: one JSON string per prompt (`tl-prompts` writes them):
   a single call object is one acceptable call.
 - mode: how values are compared, "exact" (default), "rotbench" or "bfcl" (argument values are lists of accepted
   values, "" = may be omitted); see `tl_plugin.core.judge`.
+- reading (optional): "official" (default) reads rotbench and bfcl responses as the benchmark's scorer does, so a
+  response the benchmark rejects is a format error here too; "tolerant" uses our parser. category (optional, bfcl):
+  the BFCL test category, e.g. "parallel_multiple".
 
 Reward of one response: `tl_plugin.core.rewards.pooled_reward` of the judge's findings under the paper's table
-(`IRM_TABLE` there), pooled per response (see that module for why). Ablations change the table: `load_table(path_or_dict)` and
-`reward_func(..., table=...)`, or, when OpenRLHF loads the file by path, `TL_IRM_TABLE=/path/table.json`
-(read once, when the module loads). A table file holds any subset of `DEFAULT_TABLE`'s keys.
+(`IRM_TABLE` there), pooled per response (see that module for why). Ablations change the table:
+`load_table(path_or_dict)` and `reward_func(..., table=...)`, or, when OpenRLHF loads the file by path,
+`TL_IRM_TABLE=/path/table.json` (read once, when the module loads). A table file holds any subset of
+`DEFAULT_TABLE`'s keys.
 """
 
 from __future__ import annotations
@@ -75,7 +79,13 @@ def label_gold(label: str) -> Gold:
     if not isinstance(spec, dict) or "gold" not in spec or not isinstance(spec.get("tools", []), list):
         raise ValueError('a label is a JSON object {"tools": [...], "gold": [...], "mode": ...}')
     try:
-        return Gold(spec["gold"], spec.get("tools", []), spec.get("mode", "exact"))
+        return Gold(
+            spec["gold"],
+            spec.get("tools", []),
+            spec.get("mode", "exact"),
+            spec.get("reading", "official"),
+            spec.get("category"),
+        )
     except (KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"malformed tools or gold in the label ({type(e).__name__}: {e})") from e
 

@@ -1,6 +1,6 @@
 """The one judge of tool calls against gold answers, shared by the IRM reward and by evaluation (TS/PI/CF, BFCL AST).
 
-`judge(prediction, gold, tools, mode)` -> `Verdict`.
+`judge(prediction, gold, tools, mode, reading)` -> `Verdict`.
 - prediction: model text (parsed with `tl_plugin.core.parsing.parse`) or an already `Parsed` output.
 - gold: one call `{"name", "arguments"}`; a list of acceptable calls (any one will do: RoTBench); or a list of
   acceptable answers, each a list of calls made together (parallel calls, matched in any order: BFCL). Calls may be
@@ -19,6 +19,12 @@
     schema (an int may stand for a float), strings compared lower-cased without spaces and ,./-_*^.
 Parameter keys: hallucinated = not in the tool's schema (nor the gold); redundant = in the schema but not in the
 gold; missing = a gold key (bfcl: one without "", or a schema-required one) the prediction lacks.
+reading, how model text is read and who has the last word (only for text predictions in modes rotbench and bfcl):
+  "official" (default): the benchmark's own scorer reads the text and decides TS/PI/CF and correctness
+    (tl_plugin.core.rotbench, tl_plugin.core.bfcl); a text it cannot read is a format error, and the findings are
+    brought in line with its verdict, so the reward never praises what the benchmark fails nor the reverse;
+  "tolerant": our parser (any format, Python-style dicts, code fences, trailing text) and the rules above. Scores
+    under it are reported in their own column, never mixed with official ones.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tl_plugin.core import bfcl, rotbench
 from tl_plugin.core.parsing import ASK_NAMES, FINISH_NAMES, Parsed, ToolCall, parse
 from tl_plugin.core.rewards import IRM_TABLE, pooled_reward
 from tl_plugin.core.taxonomy import function_schema
 
 MODES = ("rotbench", "exact", "bfcl")
+READINGS = ("official", "tolerant")
 
 
 @dataclass(frozen=True)
@@ -93,14 +101,26 @@ class Verdict:
 class Gold:
     """Gold answers and the tool list, prepared once to judge many predictions (the reward caches these)."""
 
-    def __init__(self, gold: Any, tools: Iterable[Any], mode: str = "rotbench") -> None:
+    def __init__(
+        self,
+        gold: Any,
+        tools: Iterable[Any],
+        mode: str = "rotbench",
+        reading: str = "official",
+        category: str | None = None,
+    ) -> None:
+        """category: the BFCL test category (simple, multiple, parallel, ...); by default read off the gold and the
+        tool list: several gold calls are parallel, one call among several tools multiple."""
         if mode not in MODES:
             raise ValueError(f"unknown judge mode {mode!r}; expected one of {MODES}")
-        self.mode = mode
+        if reading not in READINGS:
+            raise ValueError(f"unknown reading {reading!r}; expected one of {READINGS}")
+        self.mode, self.reading = mode, reading
         self.alternatives = _alternatives(gold)
         self.params: dict[str, tuple[dict | None, tuple[str, ...]]] = {}  # name -> (properties or None, required)
-        for tool in tools or ():
-            schema = function_schema(tool) if isinstance(tool, dict) else {"name": tool}
+        self.functions = [function_schema(t) if isinstance(t, dict) else {"name": t} for t in tools or ()]
+        self.names = [schema.get("name") for schema in self.functions]  # in order, duplicates kept (RoTBench)
+        for schema in self.functions:
             parameters = schema.get("parameters")
             properties, required = None, ()  # None: the keys are unknown, so none counts as hallucinated
             if isinstance(parameters, dict):  # schemas come from users: keep only well-formed parts
@@ -110,12 +130,17 @@ class Gold:
                 if isinstance(parameters.get("required"), list):
                     required = tuple(k for k in parameters["required"] if isinstance(k, str))
             self.params[schema.get("name")] = (properties, required)
-        names = list(self.params)
         # RoTBench's positional rules: the last tool is finish, the second-to-last ask_to_user
         self.unchecked = (
-            set(names[-2:]) if mode == "rotbench" else FINISH_NAMES | ASK_NAMES if mode == "exact" else set()
+            {*self.names[-2:], *rotbench.UNCHECKED_NAMES}
+            if mode == "rotbench"
+            else FINISH_NAMES | ASK_NAMES
+            if mode == "exact"
+            else set()
         )
-        self.finish_alias = names[-1] if mode == "rotbench" and names else None
+        self.finish_alias = self.names[-1] if mode == "rotbench" and self.names else None
+        many = len(self.alternatives[0]) > 1
+        self.category = category or ("parallel" if many else "multiple" if len(self.functions) > 1 else "simple")
 
 
 def _alternatives(gold: Any) -> list[list[ToolCall]]:
@@ -143,22 +168,64 @@ def _as_call(call: Any) -> ToolCall:
     raise ValueError(f"a gold call must be {{'name', 'arguments'}} or one call's text, got {call!r:.200}")
 
 
-def judge(prediction: str | Parsed, gold: Any, tools: Iterable[Any] | None = None, mode: str = "rotbench") -> Verdict:
+def judge(
+    prediction: str | Parsed,
+    gold: Any,
+    tools: Iterable[Any] | None = None,
+    mode: str = "rotbench",
+    reading: str = "official",
+) -> Verdict:
     """Judge one model output against the gold answer(s); the closest acceptable answer decides the findings.
 
-    gold may be a prepared `Gold` (then tools and mode come from it). Never raises on any prediction."""
-    ref = gold if isinstance(gold, Gold) else Gold(gold, tools, mode)
+    gold may be a prepared `Gold` (then tools, mode and reading come from it). Never raises on any prediction."""
+    ref = gold if isinstance(gold, Gold) else Gold(gold, tools, mode, reading)
+    if isinstance(prediction, str) and ref.reading == "official" and ref.mode in ("rotbench", "bfcl"):
+        return _judge_official(prediction, ref)
     parsed = prediction if isinstance(prediction, Parsed) else parse(prediction)
     if parsed.error is not None or not parsed.calls:
         return Verdict(parsed=False, error=parsed.error or "no tool call found; the task needs a tool call")
-    verdicts = [_judge_answer(parsed.calls, answer, ref) for answer in ref.alternatives]
+    return _judge_calls(parsed.calls, ref)
+
+
+def _judge_calls(calls: list[ToolCall], ref: Gold) -> Verdict:
+    verdicts = [_judge_answer(calls, answer, ref) for answer in ref.alternatives]
     best = max(verdicts, key=lambda v: pooled_reward(v.findings))  # the closest: what the reward scores highest
     # TS/PI/CF: each may be met by a different acceptable answer, as in RoTBench's scorer
     ts, pi, cf = (any(getattr(v, flag) for v in verdicts) for flag in ("ts", "pi", "cf"))
     empty_gold = any(not call.arguments for answer in ref.alternatives for call in answer)
-    if ref.mode == "rotbench" and not all(call.arguments for call in parsed.calls) and not empty_gold:
+    if ref.mode == "rotbench" and not all(call.arguments for call in calls) and not empty_gold:
         ts = pi = cf = False  # RoTBench fails an Action Input that is not a non-empty dict (see the docstring)
     return best if (ts, pi, cf) == (best.ts, best.pi, best.cf) else replace(best, ts=ts, pi=pi, cf=cf)
+
+
+def _judge_official(text: str, ref: Gold) -> Verdict:
+    """The benchmark's scorer reads the text and gives the verdict; our findings say why, for the reward."""
+    if ref.mode == "rotbench":
+        action, value = rotbench.read(text)
+        answers = [(answer[0].name, answer[0].arguments) for answer in ref.alternatives]
+        ts, pi, cf = rotbench.score(action, value, answers, ref.names)
+        if not isinstance(value, dict) or not value:
+            error = "Action Input is not a non-empty JSON object (the whole rest of the text must be one)"
+            return Verdict(parsed=False, error=error, ts=ts)
+        calls = [ToolCall(action, value)]
+        wrong_name = not ts
+    else:
+        try:
+            calls = bfcl.decode(text)
+        except bfcl.DecodeError as e:
+            return Verdict(parsed=False, error=f"not a list of Python calls with literal arguments: {e}"[:300])
+        if not calls:
+            return Verdict(parsed=False, error="no tool call found; the task needs a tool call")
+        possible_answer = [{call.name: call.arguments} for call in ref.alternatives[0]]
+        cf, error_type = bfcl.check(ref.functions, calls, possible_answer, ref.category)
+        wrong_name = "wrong_count" in str(error_type) or "wrong_func_name" in str(error_type)
+    verdict = _judge_calls(calls, ref)
+    if cf:
+        return Verdict(parsed=True, ts=True, pi=True, cf=True)
+    if verdict.correct:  # a rule of the scorer's that our findings do not know: name the failed level
+        verdict = replace(verdict, wrong_tool=True) if wrong_name else replace(verdict, content_mismatch=True)
+    # RoTBench's flags are the scorer's; BFCL's scorer has one verdict (cf), TS/PI stay ours
+    return replace(verdict, ts=ts, pi=pi, cf=False) if ref.mode == "rotbench" else replace(verdict, cf=False)
 
 
 def _judge_answer(predicted: list[ToolCall], answer: list[ToolCall], ref: Gold) -> Verdict:

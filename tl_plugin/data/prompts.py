@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tl_plugin.core.formats import FORMATS, get_format
 from tl_plugin.core.judge import Gold
-from tl_plugin.data.sources import Drop, Report, convert, read_bfcl, read_records, rotbench_item, write_jsonl
+from tl_plugin.data.sources import Drop, Report, bfcl_gold, convert, read_bfcl, read_records, rotbench_item, write_jsonl
 
 
 def _row(row_id: str, messages: list[dict], tools: list, gold: object, mode: str) -> dict:
@@ -63,24 +63,12 @@ def bfcl_row(item: dict, notes: Counter, prompt_format: str = "python") -> dict:
     if len(item["question"]) != 1:
         raise Drop("multi-turn question")
     tools = item["function"]
+    gold = bfcl_gold(item["possible_answer"], tools)
     names = [tool["name"] for tool in tools]
-    gold = []
-    for call in item["possible_answer"]:
-        ((name, arguments),) = call.items()
-        gold.append({"name": _bfcl_name(name, names), "arguments": arguments})
-    if any(call["name"] not in names for call in gold):
+    if any(call["name"] not in names for call in gold[0]):
         raise Drop("gold tool not in the function list")
     system = {"role": "system", "content": get_format(prompt_format).system_prompt(tools, actions=False)}
-    return _row(item["id"], [system, *item["question"][0]], tools, [gold], "bfcl")
-
-
-def _bfcl_name(name: str, names: list[str]) -> str:
-    """A few BFCL possible answers drop the tool's namespace ("find_closest" for "restaurant_search.find_closest"),
-    which BFCL's checker never notices in single-function items: restore it when exactly one tool fits."""
-    if name in names:
-        return name
-    fits = [n for n in names if n.endswith("." + name)]
-    return fits[0] if len(fits) == 1 else name
+    return _row(item["id"], [system, *item["question"][0]], tools, gold, "bfcl")
 
 
 def jsonl_row(item: dict, notes: Counter, prompt_format: str = "python") -> dict:

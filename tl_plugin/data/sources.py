@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tl_plugin.core.parsing import parse
+from tl_plugin.core import rotbench
 from tl_plugin.core.taxonomy import function_schema
 from tl_plugin.core.trajectory import call_categories
 
@@ -46,8 +46,8 @@ class Report:
         return "\n".join(lines)
 
 
-def convert(records: Iterable[Any], converter: Callable[..., dict], **options: Any) -> tuple[list[dict], Report]:
-    """The converter's outputs for the records it keeps, and the report. An output with "messages" is a
+def convert(records: Iterable[Any], converter: Callable[..., Any], **options: Any) -> tuple[list[Any], Report]:
+    """The converter's outputs for the records it keeps, and the report. An output dict with "messages" is a
     trajectory: its erroneous calls are counted as masked."""
     report, outputs = Report(), []
     for record in records:
@@ -57,7 +57,8 @@ def convert(records: Iterable[Any], converter: Callable[..., dict], **options: A
             continue
         try:
             output = converter(record, notes, **options)
-            if "messages" in output and not any(m["role"] == "assistant" for m in output["messages"]):
+            trajectory = isinstance(output, dict) and "messages" in output
+            if trajectory and not any(m["role"] == "assistant" for m in output["messages"]):
                 raise Drop("no assistant turn")
         except Drop as e:
             report.dropped[str(e)] += 1
@@ -67,7 +68,7 @@ def convert(records: Iterable[Any], converter: Callable[..., dict], **options: A
             continue
         report.kept += 1
         report.notes.update(notes)
-        if "messages" in output:
+        if trajectory:
             report.masked += sum(category.is_model_error for *_, category in call_categories(output))
         outputs.append(output)
     return outputs, report
@@ -103,6 +104,20 @@ def read_bfcl(path: str | Path) -> list[dict]:
         answers = {record["id"]: record["ground_truth"] for record in read_records(answers_path)}
         items = [{**item, "possible_answer": answers.get(item["id"])} for item in items]
     return items
+
+
+def bfcl_gold(possible_answer: list[dict], tools: list[dict]) -> list[list[dict]]:
+    """BFCL's ground truth [{name: {param: [accepted]}}] as the judge's gold: one answer, its calls in any order.
+
+    A few BFCL possible answers drop the tool's namespace ("find_closest" for "restaurant_search.find_closest"),
+    which BFCL's checker never notices in single-function items: the name is restored when exactly one tool fits."""
+    names = [tool["name"] for tool in tools]
+    gold = []
+    for call in possible_answer:
+        ((name, arguments),) = call.items()
+        fits = [n for n in names if n.endswith("." + name)]
+        gold.append({"name": fits[0] if name not in names and len(fits) == 1 else name, "arguments": arguments})
+    return [gold]
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
@@ -141,8 +156,8 @@ def rotbench_item(record: dict) -> tuple[list[dict], list[dict], list[dict]]:
     tools = tools_in_text(turns[0]["value"])
     if tools is None:
         raise Drop("no JSON tool list in the system prompt")
-    gold = [parse(answer, "react") for answer in turns[-1]["value"]]
-    if any(g.error or len(g.calls) != 1 for g in gold):
-        raise Drop("a gold answer is not one ReAct call")
+    gold = [rotbench.read(answer) for answer in turns[-1]["value"] if isinstance(answer, str)]  # as the scorer does
+    if len(gold) != len(turns[-1]["value"]) or not all(name and isinstance(args, dict) for name, args in gold):
+        raise Drop("a gold answer is not one ReAct call with a JSON object input")
     messages = [{"role": _ROLES.get(t["from"], t["from"]), "content": t["value"]} for t in turns[:-1]]
-    return tools, messages, [g.calls[0].as_dict() for g in gold]
+    return tools, messages, [{"name": name, "arguments": args} for name, args in gold]
