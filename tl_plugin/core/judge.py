@@ -7,12 +7,12 @@
   `ToolCall`s, dicts, or call text in any format `parse` reads. A `Gold` prepares all this once for many predictions.
 - tools: the tool list the model saw (OpenAI schemas, `{"type": "function", "function": schema}`, or bare names).
 - mode, which decides how values are compared:
-  "rotbench": exact values, case- and type-sensitive (True is not 1; 1 equals 1.0); a gold value "None" accepts
-    anything; values are unchecked when the gold is the last (finish) or second-to-last (ask_to_user) tool, and
-    the literal name "finish" counts as the last tool; for tool lists that end with ask_to_user and finish, as
-    RoTBench's do. TS/PI/CF need a non-empty Action Input, as RoTBench's scorer does, except where a
-    gold answer itself is `{}` (a tool without parameters): RoTBench's scorer fails those items even when they are
-    answered exactly, 8 of first_turn and 3 of third_turn; we score them like any other item.
+  "rotbench": under the official reading, RoTBench's scorer decides (tl_plugin.core.rotbench: Python ==, an empty
+    input always fails). Our findings, and the tolerant reading's flags, compare exact values, case- and
+    type-sensitive (True is not 1; 1 equals 1.0); a gold value "None" accepts anything; values are unchecked when
+    the gold is the last (finish) or second-to-last (ask_to_user) tool of the list or is named finish or
+    ask_to_user, and the literal name "finish" counts as the last tool. The tolerant reading scores an empty input
+    right where a gold answer is itself `{}` (a tool without parameters), which RoTBench's scorer never does.
   "exact": exact values as above, but no positional rules: values unchecked for finish/ask names (FINISH_NAMES,
     ASK_NAMES) only; for our own data, whose tool lists need not end with finish and ask_to_user.
   "bfcl": gold values are lists of accepted values ("" = the key may be omitted); BFCL AST rules: types from the
