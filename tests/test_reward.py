@@ -306,3 +306,20 @@ def test_malformed_labels_are_rejected_or_judged(label, response):
     except ValueError:
         return
     assert reward_func([response], [""], [text])["rewards"].shape == (1,)
+
+
+def test_bfcl_exec_rows_reward_their_ground_truth(data_dir):
+    """tl-prompts keeps BFCL's exec sets (ground-truth calls, mode exact): each ground truth as the response earns
+    +1, another item's -1.5 or worse; the irrelevance set is dropped with its reason (no call to reward)."""
+    rows, report = prompt_rows("bfcl", data_dir / "bfcl_v3" / "BFCL_v3_exec_parallel.json")
+    assert len(rows) == 50 and not report.dropped
+    items = [json.loads(line) for line in (data_dir / "bfcl_v3" / "BFCL_v3_exec_parallel.json").open()]
+    truths = ["[" + ", ".join(item["ground_truth"]) + "]" for item in items]
+    prompts, labels = [json.dumps(r["input"]) for r in rows], [r["label"] for r in rows]
+    assert reward_func([p + t for p, t in zip(prompts, truths)], prompts, labels)["rewards"].tolist() == [1.0] * 50
+    shifted = reward_func([p + t for p, t in zip(prompts, truths[1:] + truths[:1])], prompts, labels)["rewards"]
+    assert all(r < 1.0 for r in shifted.tolist())
+    rows, report = prompt_rows("bfcl", data_dir / "bfcl_v3" / "BFCL_v3_irrelevance.json")
+    assert not rows and list(report.dropped) == [
+        "no possible answer (the irrelevance set, or possible_answer/ missing)"
+    ]

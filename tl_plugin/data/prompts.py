@@ -8,7 +8,8 @@ Sources:
 - RoTBench files (first_turn/third_turn clean.json): their own ReAct system prompt and history (function turns
   become "tool" messages); gold = the list of acceptable answers; mode "rotbench".
 - BFCL v3 AST files (question + function), with the possible answers from `possible_answer/<same name>`;
-  mode "bfcl". The system prompt is the `--prompt-format`'s (tl_plugin.core.formats).
+  mode "bfcl"; the exec files with their ground-truth calls, mode "exact". The system prompt is the
+  `--prompt-format`'s (tl_plugin.core.formats).
 - The built-in tasks of ToolUse-v0 (`--builtin-tasks`): the label is the task itself (`envs.tasks.Task` as JSON,
   what tl_plugin.adapters.agent resets its env from) plus the reward's keys, gold = the task's first call, mode "exact";
   so one dataset serves single-turn PPO with the IRM reward and multi-turn PPO with the agent.
@@ -25,6 +26,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from tl_plugin.core import bfcl
 from tl_plugin.core.formats import FORMATS, get_format
 from tl_plugin.core.judge import Gold
 from tl_plugin.data.sources import Drop, Report, bfcl_gold, convert, read_bfcl, read_records, rotbench_item, write_jsonl
@@ -57,12 +59,20 @@ def rotbench_row(record: dict, notes: Counter, prompt_format: str = "react") -> 
 
 
 def bfcl_row(item: dict, notes: Counter, prompt_format: str = "python") -> dict:
-    """A BFCL v3 AST item with its possible answers (read_bfcl merges them in); mode bfcl."""
-    if item.get("possible_answer") is None:
-        raise Drop("no possible answer (an exec or irrelevance set, or possible_answer/ missing)")
+    """A BFCL v3 item: an AST one with its possible answers (read_bfcl merges them in), mode bfcl; an exec one with
+    its ground-truth calls (read by BFCL's decoder), mode exact. Irrelevance items have no call to reward."""
     if len(item["question"]) != 1:
         raise Drop("multi-turn question")
     tools = item["function"]
+    if "ground_truth" in item:
+        try:
+            calls = [call.as_dict() for text in item["ground_truth"] for call in bfcl.decode(text)]
+        except bfcl.DecodeError:
+            raise Drop("unreadable ground truth") from None
+        system = {"role": "system", "content": get_format(prompt_format).system_prompt(tools, actions=False)}
+        return _row(item["id"], [system, *item["question"][0]], tools, [calls], "exact")
+    if item.get("possible_answer") is None:
+        raise Drop("no possible answer (the irrelevance set, or possible_answer/ missing)")
     gold = bfcl_gold(item["possible_answer"], tools)
     names = [tool["name"] for tool in tools]
     if any(call["name"] not in names for call in gold[0]):
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tl-prompts", description=__doc__.splitlines()[0])
     parser.add_argument("out", help="output JSONL (columns id, input, label)")
     parser.add_argument("--rotbench", nargs="*", default=[], help="RoTBench clean.json files")
-    parser.add_argument("--bfcl", nargs="*", default=[], help="BFCL v3 AST files (possible_answer/ beside them)")
+    parser.add_argument("--bfcl", nargs="*", default=[], help="BFCL v3 AST and exec files")
     parser.add_argument("--jsonl", nargs="*", default=[], help='JSONL files of {"tools", "messages", "gold"}')
     parser.add_argument("--builtin-tasks", action="store_true", help="the built-in tasks of ToolUse-v0")
     parser.add_argument(
