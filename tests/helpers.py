@@ -10,10 +10,13 @@ apply it. The vocabulary is small on purpose: tool names split into several toke
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import socket
+import threading
+import time
 from types import SimpleNamespace
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -172,3 +175,23 @@ def tiny_checkpoint(directory, initializer_range: float = 0.2):
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def serve_in_thread(app):
+    """An ASGI app under uvicorn on a free loopback port, in a thread; yields its base URL, stops it after."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

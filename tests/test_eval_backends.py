@@ -10,17 +10,13 @@ import asyncio
 import json
 import logging
 import random
-import threading
-import time
 
 import pytest
 import torch
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from helpers import free_port, train_tokenizer
+from helpers import free_port, serve_in_thread, tiny_checkpoint, train_tokenizer
 from tokenizers import processors
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from tl_plugin.core.formats import get_format
 from tl_plugin.core.parsing import ToolCall, parse
@@ -54,26 +50,9 @@ WEATHER_TOOL = {
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """A 2-layer LLaMA with random weights (initializer range 0.2: its greedy text depends on the prompt, which the
-    batching checks need), saved with its tokenizer; yields (directory, model, tokenizer)."""
-    tokenizer = train_tokenizer("bpe")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        intermediate_size=64,
-        vocab_size=len(tokenizer),
-        initializer_range=0.2,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config).eval()
+    """tests/helpers.tiny_checkpoint saved to a temporary directory; yields (directory, model, tokenizer)."""
     directory = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
+    model, tokenizer = tiny_checkpoint(directory)
     return directory, model, tokenizer
 
 
@@ -224,17 +203,9 @@ class FakeOpenAI:
 @pytest.fixture
 def server():
     """FakeOpenAI under uvicorn in a thread; yields (url, fake)."""
-    fake, port = FakeOpenAI(), free_port()
-    uv = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline and thread.is_alive()
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", fake
-    uv.should_exit = True
-    thread.join(timeout=10)
+    fake = FakeOpenAI()
+    with serve_in_thread(fake.app) as url:
+        yield url, fake
 
 
 def chat(text: str) -> list[dict]:

@@ -337,6 +337,22 @@ def test_noise_renames_consistently_and_reproducibly(level):
         add_noise(tools, "loud")
 
 
+@pytest.mark.parametrize("level", ["slight", "medium", "heavy"])
+def test_noise_renames_a_name_listed_twice_alike(level):
+    """RoTBench lists some tools twice (first_turn item 80 has two `drivers`): a gold answer names only the tool,
+    so both copies must come out with the same name, parameter names and added parameter."""
+    tool = {"name": "drivers", "parameters": {"type": "object", "properties": {"id": {}, "name": {}}}}
+    other = {"name": "teams", "parameters": {"type": "object", "properties": {"id": {}}}}
+    for seed in range(5):
+        noisy = add_noise([tool, other, tool], level, seed)
+        first, _, second = noisy.tools
+        assert first == second
+        rewritten = noisy.rewrite_call({"name": "drivers", "arguments": {"id": 1, "name": "x"}})
+        assert rewritten["name"] == first["name"] and set(rewritten["arguments"]) == set(
+            first["parameters"]["properties"]
+        )
+
+
 def test_noise_levels_do_what_they_say():
     tools = ToolServer().tools()
     slight = add_noise(tools, "slight", 0)

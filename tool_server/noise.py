@@ -67,17 +67,23 @@ def add_noise(tools: Iterable[dict], level: str, seed: int = 0) -> NoisyTools:
     for schema in schemas:
         original, params = schema["name"], schema.setdefault("parameters", {"type": "object", "properties": {}})
         properties = params.setdefault("properties", {})
+        # A name listed twice (RoTBench has such lists) is renamed alike both times: renames are keyed by name,
+        # and a gold answer can only say which name it calls.
         if callable(param_op) and properties:
-            renames = noisy.param_names[original] = _rename(list(properties), param_op, rng)
+            renames = noisy.param_names.setdefault(original, {})
+            renames |= _rename([key for key in properties if key not in renames], param_op, rng)
             params["properties"] = {renames[key]: value for key, value in properties.items()}
             if "required" in params:
                 params["required"] = [renames.get(key, key) for key in params["required"]]
         elif param_op == "add_required":
-            key = next(k for k in (*_EXTRA_NAMES, *(f"param_{i}" for i in range(99))) if k not in properties)
-            value = "".join(rng.choices(string.ascii_lowercase + string.digits, k=8))
+            if original not in noisy.extra_arguments:
+                key = next(k for k in (*_EXTRA_NAMES, *(f"param_{i}" for i in range(99))) if k not in properties)
+                noisy.extra_arguments[original] = {
+                    key: "".join(rng.choices(string.ascii_lowercase + string.digits, k=8))
+                }
+            ((key, value),) = noisy.extra_arguments[original].items()
             properties[key] = {"type": "string", "enum": [value], "description": f"Required. Always pass '{value}'."}
             params["required"] = [*params.get("required", []), key]
-            noisy.extra_arguments[original] = {key: value}
         schema["name"] = tool_names.get(original, original)
         noisy.tools.append(schema)
     return noisy
