@@ -195,3 +195,22 @@ def serve_in_thread(app):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def first_accepted(accepted: list):
+    """A prediction value from BFCL possible answers: the first accepted one ("" = may be omitted), inside dicts and
+    lists of dicts too; None = omit the key."""
+    value = next((a for a in accepted if a != ""), None)
+    if isinstance(value, dict):
+        return {k: v for k, v in ((k, first_accepted(options)) for k, options in value.items()) if v is not None}
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return [first_accepted([item]) for item in value]
+    return value
+
+
+def accepted_call(call: dict):
+    """A judge gold call {"name", "arguments": {key: [accepted values]}} as one ToolCall of first accepted values."""
+    from tl_plugin.core.parsing import ToolCall
+
+    values = ((key, first_accepted(accepted)) for key, accepted in call["arguments"].items())
+    return ToolCall(call["name"], {key: value for key, value in values if value is not None})

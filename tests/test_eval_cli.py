@@ -5,9 +5,9 @@ import json
 
 import pytest
 from fastapi import FastAPI, Request
-from helpers import serve_in_thread, tiny_checkpoint
+from helpers import accepted_call, serve_in_thread, tiny_checkpoint
 
-from tl_plugin.core.parsing import ToolCall, format_call
+from tl_plugin.core.parsing import format_call
 from tl_plugin.data.sources import bfcl_gold, read_bfcl
 from tl_plugin.eval.cli import main
 from tl_plugin.eval.suites import load
@@ -77,15 +77,6 @@ def test_score_toolalpaca_first_golden_steps(capsys, tmp_path, data_dir):
     assert f"CF: {100 * (len(steps) - len(empty) - 4) / len(steps):.2f}" in printed
 
 
-def _first_accepted(accepted):
-    value = next((a for a in accepted if a != ""), None)
-    if isinstance(value, dict):
-        return {k: v for k, v in ((k, _first_accepted(o)) for k, o in value.items()) if v is not None}
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [_first_accepted([v]) for v in value]
-    return value
-
-
 @pytest.mark.parametrize("category", BFCL_AST)
 def test_score_bfcl_ast_possible_answers(capsys, tmp_path, data_dir, category):
     """Two parallel_multiple possible answers name a parameter their function lacks: BFCL's checker fails them.
@@ -94,10 +85,7 @@ def test_score_bfcl_ast_possible_answers(capsys, tmp_path, data_dir, category):
     texts = []
     for item in read_bfcl(path):
         (answer,) = bfcl_gold(item["possible_answer"], item["function"])
-        calls = [
-            ToolCall(c["name"], {k: v for k, a in c["arguments"].items() if (v := _first_accepted(a)) is not None})
-            for c in answer
-        ]
+        calls = [accepted_call(c) for c in answer]
         texts.append("[" + ", ".join(format_call(call, "python") for call in calls) + "]")
     printed, per_item = score(capsys, tmp_path, "bfcl", path, texts)
     assert [set(line) for line in per_item] == [{"index", "valid", "error_type"}] * len(texts)

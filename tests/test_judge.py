@@ -4,6 +4,7 @@ possible answers, the findings the IRM reward is built on, and their taxonomy ca
 import json
 
 import pytest
+from helpers import accepted_call
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -287,16 +288,6 @@ def test_gold_forms_and_closest_alternative():
 # ---- BFCL ----
 
 
-def _pick(accepted):
-    """A prediction value from BFCL possible answers: the first accepted one, inside dicts too; None = omit."""
-    value = next((a for a in accepted if a != ""), None)
-    if isinstance(value, dict):
-        return {k: v for k, v in ((k, _pick(options)) for k, options in value.items()) if v is not None}
-    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        return [_pick([item]) for item in value]
-    return value
-
-
 OFFICIAL_GOLD_FAILURES = {"simple": 0, "multiple": 0, "parallel": 0, "parallel_multiple": 2}
 
 
@@ -308,10 +299,7 @@ def test_bfcl_possible_answers_score_what_the_official_checker_gives(data_dir, c
     for row in rows:
         label = json.loads(row["label"])
         (answer,) = label["gold"]
-        calls = [
-            ToolCall(c["name"], {k: v for k, v in ((k, _pick(a)) for k, a in c["arguments"].items()) if v is not None})
-            for c in answer
-        ]
+        calls = [accepted_call(c) for c in answer]
         text = "[" + ", ".join(format_call(call, "python") for call in calls) + "]"
         verdict = judge(text, label["gold"], label["tools"], "bfcl")
         correct += verdict.correct and verdict.cf

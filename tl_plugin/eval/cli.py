@@ -25,11 +25,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from tl_plugin.core.judge import READINGS
 from tl_plugin.data.sources import read_records, write_jsonl
 from tl_plugin.eval import report
 from tl_plugin.eval.scoring import aggregate, score_items
-from tl_plugin.eval.suites import BENCHMARKS, DEFAULT_FILES, Item, load, with_noise
+from tl_plugin.eval.suites import BENCHMARKS, DEFAULT_FILES, SINGLE_TURN, Item, load, with_noise
 from tool_server.noise import LEVELS
 
 logger = logging.getLogger("tl_plugin.eval")
@@ -61,8 +63,6 @@ def _generate(backend: Any, items: list[Item], path: Path, batch_size: int, quie
         done = {r["id"]: r["prediction"] for r in read_records(path) if isinstance(r, dict) and "prediction" in r}
         logger.info("%s: resuming, %d of %d predictions already made", path.name, len(done), len(items))
     todo = [item for item in items if item.id not in done]
-    from tqdm import tqdm
-
     with (
         open(path, "a", encoding="utf-8") as f,
         tqdm(total=len(todo), desc=path.stem, disable=quiet or not sys.stderr.isatty()) as bar,
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     results: dict[str, Any] = {"benchmark": args.benchmark, "model": args.model, "prompt_format": args.prompt_format}
-    if args.benchmark in ("rotbench", "bfcl", "toolalpaca", "builtin"):
+    if args.benchmark in SINGLE_TURN:
         results["single_turn"] = _single_turn(args, backend, out)
     if args.benchmark in ("tooleyes", "builtin"):
         results["multi_turn"] = _multi_turn(args, backend, out)

@@ -17,12 +17,6 @@ from tl_plugin.core.parsing import Parsed, parse
 from tl_plugin.data.sources import bfcl_gold
 from tl_plugin.eval.suites import Item
 
-VALIDITY_KINDS = ("bfcl", "irrelevance")  # scored valid / invalid; the other kinds TS/PI/CF
-
-
-def is_validity(item: Item) -> bool:
-    return item.kind in VALIDITY_KINDS
-
 
 def _gold(item: Item, reading: str) -> Gold:
     mode = {"rotbench": "rotbench", "bfcl": "bfcl"}.get(item.kind, "exact")
