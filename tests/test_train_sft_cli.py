@@ -44,8 +44,9 @@ def test_bad_flags_are_rejected(capsys):
     assert "--data.multiturn --data.apply_chat_template" in capsys.readouterr().err
 
 
-# A stand-in for openrlhf/cli/train_sft.py, which imports flash_attn at the top: it builds its dataset the way
-# OpenRLHF's train() does, from the module-level name SFTDataset and the same arguments.
+# A stand-in for openrlhf/cli/train_sft.py that builds its dataset the way OpenRLHF's train() does, from the
+# module-level name SFTDataset and the same arguments: quick, and it can fail on cue. The real train() runs in
+# tests/test_openrlhf_train_sft.py.
 FAKE_TRAIN_MODULE = """
 from types import SimpleNamespace
 from openrlhf.datasets import SFTDataset
