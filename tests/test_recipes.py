@@ -1,5 +1,5 @@
 """The recipes run as bash with their commands recorded, and each training command parses with OpenRLHF's own
-parser (built on CPU) into the paper's settings (TL-Training, Section 4: SFT lr 1e-6 cosine, warmup 0.01, batch 4,
+parser (built on CPU) into the paper's settings (SFT lr 1e-6 cosine, warmup 0.01, batch 4,
 1 epoch, wmax 9; PPO actor lr 2e-6, critic lr 1e-6, batch 8, 3 epochs) and a GPU layout OpenRLHF accepts."""
 
 import os
