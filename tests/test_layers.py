@@ -16,6 +16,16 @@ ALLOWED = {
     "tl_plugin.data": {"tl_plugin.core", "tool_server", "envs", "tl_plugin.data"},
     "tl_plugin.adapters": {"tl_plugin.core", "tool_server", "envs", "tl_plugin.adapters"},
     "tl_plugin.eval": {"tl_plugin.core", "tool_server", "envs", "tl_plugin.data", "tl_plugin.eval"},
+    # the main job sits on top: it runs the method through the very pieces the OpenRLHF path uses
+    "tl_plugin.demo": {
+        "tl_plugin.core",
+        "tool_server",
+        "envs",
+        "tl_plugin.data",
+        "tl_plugin.adapters",
+        "tl_plugin.eval",
+        "tl_plugin.demo",
+    },
 }
 OURS = ("tl_plugin", "tool_server", "envs")
 

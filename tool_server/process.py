@@ -1,5 +1,5 @@
 """Start the tool server as a child process: `python -m tool_server` on a free loopback port, once it answers
-GET /health. What the tests, `tl-demo` and the benchmarks use to meet a real server over HTTP."""
+GET /health. What the tests, `tl-tour` and the benchmarks use to meet a real server over HTTP."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ One registry, `FORMATS`: name -> `PromptFormat`, with the system prompt written 
 (rendered by `format_call`, read back by `parse`) and the chat layout (messages -> text). Everything else (the env,
 synthetic data, converters, PPO prompt sets, evaluation) looks formats up here.
 - "python": TL-CodeLLaMA-2 (the paper's Appendix B): tools as Python signatures with docstrings, `name(arg=value)`;
+- "python_brief": the same calls, one line per tool (signature, allowed values, description), each turn on a new
+  line: for small models and short contexts (the CPU demo, tl_plugin.demo);
 - "react": ToolLLaMA / RoTBench / ToolEyes: Thought, Action, Action Input;
 - "qwen": ChatML with `<tool_call>` blocks (Qwen-2.5, Hermes);
 - "chat_template": a Hugging Face tokenizer's own chat template, with the Qwen/Hermes system prompt and calls.
@@ -56,11 +58,27 @@ def _python_signature(tool: dict) -> str:
     return f'Function:\ndef {tool["name"]}({args}):\n    """\n    {body}\n    """'
 
 
+def _brief_signature(tool: dict) -> str:
+    """`def name(city: str, units: 'metric'|'imperial' = None): description`, on one line."""
+    params = tool.get("parameters", {})
+    props, required = params.get("properties", {}), params.get("required", [])
+    ordered = [p for p in props if p in required] + [p for p in props if p not in required]
+    args = ", ".join(
+        f"{p}: "
+        + ("|".join(map(repr, props[p]["enum"])) if "enum" in props[p] else _PY_TYPES.get(props[p].get("type"), "str"))
+        + ("" if p in required else " = None")
+        for p in ordered
+    )
+    return f"def {tool['name']}({args}): {tool.get('description', '')}"
+
+
 def _system_prompt(tools: list[dict], fmt: str) -> str:
     """The system message that shows the model its tools. A tokenizer's chat template ("chat_template") gets
     the Qwen/Hermes wording, which most tool-calling templates use."""
     if fmt == "python":
         return "\n\n".join(_python_signature(t) for t in tools) + "\n\n"
+    if fmt == "python_brief":
+        return "\n".join(_brief_signature(t) for t in tools)
     if fmt == "react":
         return (
             "You are an expert in using tools to handle real-time queries from users. At each step, give your "
@@ -133,6 +151,14 @@ FORMATS: dict[str, PromptFormat] = {
         "python",
         {"system": "System: {}\n", "user": "User: {}\n", "assistant": "Assistant: {}\n", "tool": "Output: {}\n"},
         "Assistant: ",
+    ),
+    # The assistant's turn starts on a new line: a prompt ending in "Assistant: " ends in a lone space token that a
+    # BPE never shows before a call in training text (there the space is merged into the call's first token).
+    "python_brief": PromptFormat(
+        "python_brief",
+        "python",
+        {"system": "System: {}\n", "user": "User: {}\n", "assistant": "Assistant:\n{}\n", "tool": "Output: {}\n"},
+        "Assistant:\n",
     ),
     "react": PromptFormat(
         "react",

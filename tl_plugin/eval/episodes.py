@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 STOP: dict[str, tuple[str, ...]] = {
     "react": ("\nObservation:", "\nUser:"),
     "python": ("\nOutput:", "\nUser:"),
+    "python_brief": ("\nOutput:", "\nUser:"),
     "qwen": ("<|im_end|>",),
     "chat_template": (),
 }

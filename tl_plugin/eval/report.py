@@ -26,8 +26,13 @@ def columns(results: dict[str, Any], level: str = "clean", reading: str = "offic
     return flat
 
 
-def _table(rows: dict[str, dict[str, float]], baseline: str | None = None) -> str:
-    """A markdown table, one row per name; with a baseline row, others are marked better (▲) or worse (▼)."""
+def table(
+    rows: dict[str, dict[str, float]],
+    baseline: str | None = None,
+    spread: dict[str, dict[str, float]] | None = None,
+) -> str:
+    """A markdown table, one row per name; with a baseline row, others are marked better (▲) or worse (▼); with
+    `spread` (same keys), each value is followed by ±spread."""
     heads = list(dict.fromkeys(key for row in rows.values() for key in row))
     lines = ["| | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
     for name, row in rows.items():
@@ -39,7 +44,8 @@ def _table(rows: dict[str, dict[str, float]], baseline: str | None = None) -> st
                 delta = value - rows[baseline][head]
                 delta = -delta if head.split()[-1] in LOWER_IS_BETTER else delta
                 mark = " ▲" if delta > 0 else " ▼" if delta < 0 else ""
-            cells.append("" if value is None else f"{value:.2f}{mark}")
+            pm = (spread or {}).get(name, {}).get(head)
+            cells.append("" if value is None else f"{value:.2f}" + ("" if pm is None else f" ±{pm:.1f}") + mark)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -51,24 +57,24 @@ def markdown(results: dict[str, Any]) -> str:
     parts = [f"# tl-eval: {results['benchmark']} · {model} · prompt format {results.get('prompt_format')}"]
     single = results.get("single_turn", {})
     if "clean" in single:
-        parts.append("## Single-turn (official scorers)\n\n" + _table({model: columns(results)}))
+        parts.append("## Single-turn (official scorers)\n\n" + table({model: columns(results)}))
         if "tolerant" in single["clean"]:
             parts.append("## Single-turn, tolerant reading (ours, not comparable with the official numbers)\n\n")
-            parts[-1] += _table({model: columns(results, reading="tolerant")})
+            parts[-1] += table({model: columns(results, reading="tolerant")})
         for subset, scores in single["clean"]["official"].items():
             if "scenarios" in scores:
                 rows = {name: _metrics(s) for name, s in scores["scenarios"].items()}
-                parts.append(f"### {subset} by scenario\n\n" + _table(rows))
+                parts.append(f"### {subset} by scenario\n\n" + table(rows))
     if len(single) > 1:
         rows = {level: columns({"single_turn": single}, level) for level in single}
-        parts.append("## Documentation noise (RoTBench levels)\n\n" + _table(rows, baseline="clean"))
+        parts.append("## Documentation noise (RoTBench levels)\n\n" + table(rows, baseline="clean"))
     if "multi_turn" in results:
         multi = results["multi_turn"]
         parts.append("## Multi-turn in ToolUse-v0 (DE, CE: % of calls; VA, success: % of episodes)\n\n")
-        parts[-1] += _table({model: {m: multi[m] for m in MULTI_METRICS if m in multi}})
+        parts[-1] += table({model: {m: multi[m] for m in MULTI_METRICS if m in multi}})
         if multi.get("scenarios"):
             rows = {name: {m: s[m] for m in MULTI_METRICS if m in s} for name, s in multi["scenarios"].items()}
-            parts.append("### Multi-turn by scenario\n\n" + _table(rows))
+            parts.append("### Multi-turn by scenario\n\n" + table(rows))
     return "\n\n".join(parts) + "\n"
 
 
@@ -120,4 +126,4 @@ def compare(run_dirs: list[Path], level: str = "clean") -> str:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not a tl-eval run directory (no results.json)")
         rows[Path(run).name] = columns(json.loads(path.read_text(encoding="utf-8")), level)
-    return _table(rows, baseline=next(iter(rows)))
+    return table(rows, baseline=next(iter(rows)))

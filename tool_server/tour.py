@@ -1,4 +1,4 @@
-"""`tl-demo`: start `tl-tool-server` in a subprocess, then play a scripted episode against it over HTTP.
+"""`tl-tour`: start `tl-tool-server` in a subprocess, then play a scripted episode against it over HTTP.
 
 The episode shows a success and one feedback of every error category of the taxonomy, each as the server sends
 it. Exit status 0 only when every category was seen.

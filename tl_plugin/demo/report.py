@@ -1,0 +1,100 @@
+"""What `tl-demo` writes: the ablation table laid out like the paper's Table 5, the learning curves, and the
+sample-efficiency table (the steps each variant needs to reach standard SFT's final TS and CF).
+
+`histories`: {variant: [one list of evaluations per seed]}, an evaluation being {"step", "TS", "PI", "CF", "DE",
+"CE", "VA"} in percent; every seed of a variant is evaluated at the same steps.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from tl_plugin.eval.report import LOWER_IS_BETTER, table
+
+METRICS = ("TS", "PI", "CF", "DE", "CE", "VA")
+BASELINE = "SFT"
+History = list[dict[str, float]]
+
+
+def _mean_curve(runs: list[History]) -> History:
+    """The seeds' evaluations averaged step by step."""
+    return [
+        {"step": evals[0]["step"], **{m: statistics.fmean(e[m] for e in evals) for m in METRICS}}
+        for evals in zip(*runs)
+    ]
+
+
+def _spread(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def ablation_table(histories: dict[str, list[History]]) -> str:
+    """Final metrics per variant, mean ±std over seeds, each marked better (▲) or worse (▼) than standard SFT."""
+    rows = {v: {m: statistics.fmean(run[-1][m] for run in runs) for m in METRICS} for v, runs in histories.items()}
+    spread = {v: {m: _spread([run[-1][m] for run in runs]) for m in METRICS} for v, runs in histories.items()}
+    return table(rows, baseline=BASELINE, spread=spread)
+
+
+def steps_to_reach(curve: History, metric: str, target: float) -> int | None:
+    """The first evaluated step at which the curve reaches `target` (None if it never does)."""
+    better = (lambda v: v <= target) if metric in LOWER_IS_BETTER else (lambda v: v >= target)
+    return next((e["step"] for e in curve if better(e[metric])), None)
+
+
+def efficiency_table(histories: dict[str, list[History]], sft_steps: int) -> str:
+    """Per variant: the steps to reach standard SFT's final TS and CF (seed means), and the paired difference in
+    TS against standard SFT at half the SFT steps and at the end of training (mean ±std over seeds)."""
+    base = _mean_curve(histories[BASELINE])
+    half = min((e["step"] for e in base if e["step"] >= sft_steps // 2), default=base[-1]["step"])
+    lines = [
+        f"| | steps to SFT's final TS ({base[-1]['TS']:.1f}) | steps to SFT's final CF ({base[-1]['CF']:.1f}) "
+        f"| ΔTS at step {half} | ΔTS at the end |",
+        "|---|---|---|---|---|",
+    ]
+    for variant, runs in histories.items():
+        curve = _mean_curve(runs)
+        reach = [steps_to_reach(curve, m, base[-1][m]) for m in ("TS", "CF")]
+        deltas = []
+        for pick in (lambda run: _at(run, half), lambda run: run[-1]):
+            paired = [pick(run)["TS"] - pick(sft)["TS"] for run, sft in zip(runs, histories[BASELINE])]
+            deltas.append(f"{statistics.fmean(paired):+.1f} ±{_spread(paired):.1f}")
+        cells = ["not reached" if r is None else str(r) for r in reach]
+        lines.append(f"| {variant} | " + " | ".join(cells + deltas) + " |")
+    return "\n".join(lines)
+
+
+def _at(run: History, step: int) -> dict[str, float]:
+    return next(e for e in run if e["step"] == step)
+
+
+def curves(histories: dict[str, list[History]], path: Path) -> None:
+    """One panel per metric, one line per variant (the seed mean), over training steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for ax, metric in zip(axes.flat, METRICS):
+        for variant, runs in histories.items():
+            curve = _mean_curve(runs)
+            ax.plot([e["step"] for e in curve], [e[metric] for e in curve], marker=".", label=variant)
+        ax.set_title(metric + (" (lower is better)" if metric in LOWER_IS_BETTER else ""))
+        ax.set_xlabel("training step")
+        ax.set_ylim(0, 100)
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def markdown(histories: dict[str, list[History]], sft_steps: int, seeds: int, header: str) -> str:
+    """The run's report: the ablation table and the sample-efficiency table."""
+    return (
+        f"# TL-Training ablation (the paper's Table 5, in small)\n\n{header}\n\n"
+        f"## Held-out built-in tasks, after training (mean ±std over {seeds} seed(s))\n\n"
+        "TS/PI/CF: the first call, single-turn; DE/CE/VA: whole ToolUse-v0 episodes (DE, CE lower is better). "
+        "▲/▼: better/worse than standard SFT.\n\n" + ablation_table(histories) + "\n\n"
+        "## Sample efficiency\n\n" + efficiency_table(histories, sft_steps) + "\n"
+    )
