@@ -87,13 +87,24 @@ def torch_adamw_config(get_train_ds_config):
 
 
 @contextlib.contextmanager
+def flash_attn_stubbed() -> Iterator[None]:
+    """Within: `import openrlhf.models` works without flash_attn. On exit the stubs leave and what was imported
+    stays (patch.dict(sys.modules) would drop every module imported inside, torch's lazily loaded ones too)."""
+    stubs = flash_attn_stub()
+    sys.modules.update(stubs)
+    try:
+        yield
+    finally:
+        for name in stubs:
+            sys.modules.pop(name, None)
+
+
+@contextlib.contextmanager
 def cpu_openrlhf(master_port: int) -> Iterator[None]:
     """Within: OpenRLHF's SFT trainer runs on CPU, rank 0 of 1. Undone on exit (the process group is destroyed)."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.dict("os.environ", {**SINGLE_PROCESS_ENV, "MASTER_PORT": str(master_port)}))
-        stubs = flash_attn_stub()
-        sys.modules.update(stubs)  # not patch.dict(sys.modules): on exit it would drop every module imported inside
-        stack.callback(lambda: [sys.modules.pop(name, None) for name in stubs])
+        stack.enter_context(flash_attn_stubbed())
         stack.enter_context(mock.patch.object(torch.cuda, "set_device", no_cuda_set_device))
         stack.enter_context(mock.patch.object(torch.cuda, "current_device", cpu_current_device))
         stack.enter_context(mock.patch.object(torch.cuda, "synchronize", no_cuda_synchronize))

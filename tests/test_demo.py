@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from unittest import mock
 
 import pytest
 import torch
-from openrlhf_cpu import flash_attn_stub
+from openrlhf_cpu import flash_attn_stubbed
 
 from tl_plugin.core.formats import FORMATS
 from tl_plugin.demo import cli, data, report
@@ -48,7 +46,7 @@ def test_python_brief_generation_prompt_ends_on_a_token_boundary():
 
 def test_weighted_nll_is_openrlhf_sft_loss():
     """OpenRLHF's own SFTLoss (token level) on the same log-probs and float mask, and a value worked by hand."""
-    with mock.patch.dict(sys.modules, flash_attn_stub()):
+    with flash_attn_stubbed():
         from openrlhf.models.loss import SFTLoss
     torch.manual_seed(0)
     logits, ids = torch.randn(2, 5, 7), torch.randint(0, 7, (2, 5))
@@ -112,13 +110,14 @@ def test_demo_runs_end_to_end_at_the_smoke_size(tmp_path, capsys):
     for variant, (_, with_irm) in cli.VARIANTS.items():
         (run,) = results["histories"][variant]
         steps = [e["step"] for e in run]
-        sft_steps = list(range(0, tiny.sft_steps + 1, tiny.eval_every))
+        sft_steps = list(range(tiny.eval_every, tiny.sft_steps + 1, tiny.eval_every))
         rl_steps = list(range(tiny.sft_steps + tiny.eval_every, tiny.sft_steps + tiny.rl_steps + 1, tiny.eval_every))
         assert steps == sft_steps + (rl_steps if with_irm else [])
         assert all(0 <= e[m] <= 100 for e in run for m in report.METRICS)
         assert (tmp_path / "seed-0" / variant.strip("+").replace("+", "_").lower() / "model").is_dir()
     assert "| +MAE+PKT |" in printed and "Sample efficiency" in printed and "documentation errors" in printed
-    assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "report.md").is_file()
+    assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "efficiency.png").stat().st_size > 0
+    assert (tmp_path / "report.md").read_text().startswith("# TL-Training ablation")
     # the trajectories carry the share of erroneous calls asked for, as the env reported them
     samples = [json.loads(line) for line in (tmp_path / "seed-0" / "sft.jsonl").read_text().splitlines()]
     assert len(samples) == tiny.trajectories and any(s["injected"] for s in samples)

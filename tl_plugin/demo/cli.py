@@ -1,14 +1,15 @@
 """`tl-demo`: TL-Training shown working end to end, the paper's ablation (Table 5) in small.
 
-  tl-demo [--out runs/demo] [--seeds N] [--size cpu|gpu] [--wmax 9] [--quiet] [--log-level INFO]
+  tl-demo [--out runs/demo] [--seeds N] [--size cpu|gpu|tiny] [--wmax 9] [--sft-steps N] [--quiet]
 
 Per seed: the built-in tasks split into training and held-out ones; synthetic trajectories of the training tasks
 from scripted agents in ToolUse-v0 (17% erroneous calls, each followed by the env's feedback and a correct retry);
 a BPE tokenizer trained on them and a tiny LLaMA from a config; then six variants from the same initial weights:
 standard SFT, +MAE, +PKT, +MAE+PKT (SFT through ToolSFTDataset's weights), +IRM and +All (GRPO on the IRM
 reward after SFT and after MAE+PKT SFT). Each is evaluated on the held-out tasks every `eval_every` steps.
-Writes under --out: results.json, report.md (the ablation and sample-efficiency tables), curves.png, and per seed
-the trajectories (sft.jsonl), the tokenizer and every variant's final model.
+Writes under --out: results.json, report.md (the ablation and sample-efficiency tables), curves.png,
+efficiency.png (steps to standard SFT's final TS and CF), and per seed the trajectories (sft.jsonl), the
+tokenizer and every variant's final model.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
 def run_seed(
     seed: int, config: data.Config, wmax: float, out: Path, bar: tqdm, progress: bool = True
 ) -> dict[str, list[dict]]:
-    """Every variant for one seed; returns {variant: its evaluations}, step 0 (the initial model) first."""
+    """Every variant for one seed; returns {variant: its evaluations}."""
     from tl_plugin.demo.train import evaluator, train_irm, train_sft
 
     train_tasks, test_tasks = data.split_tasks(seed, config.held_out)
@@ -67,7 +68,6 @@ def run_seed(
     items = [item for item in load("builtin", prompt_format=data.FORMAT)[0] if item.id in held_out]
     evaluate = evaluator(tokenizer, items, test_tasks, config)
     initial = data.tiny_model(tokenizer, config, seed)
-    start = {"step": 0, **evaluate(initial)}
     prompts = data.rl_prompts(train_tasks)
     histories, trained = {}, {}
     for variant, (names, with_irm) in VARIANTS.items():
@@ -77,7 +77,7 @@ def run_seed(
             model = copy.deepcopy(initial)
             transforms = [(name, {"wmax": wmax} if name == "pkt" else {}) for name in names]
             dataset = data.sft_dataset(out / "sft.jsonl", tokenizer, transforms, config.max_length)
-            history = [start] + train_sft(model, dataset, config, where, seed, evaluate, progress)
+            history = train_sft(model, dataset, config, where, seed, evaluate, progress)
             trained[names] = (model, history)
         else:
             sft_model, sft_history = trained[names]
@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (out / "report.md").write_text(text, encoding="utf-8")
     report.curves(histories, out / "curves.png")
+    report.efficiency_chart(histories, out / "efficiency.png")
     print(text)
-    print(f"wrote {out}/results.json, report.md, curves.png")
+    print(f"wrote {out}/results.json, report.md, curves.png, efficiency.png")
     return 0
 
 

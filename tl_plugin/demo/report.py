@@ -68,13 +68,35 @@ def _at(run: History, step: int) -> dict[str, float]:
     return next(e for e in run if e["step"] == step)
 
 
-def curves(histories: dict[str, list[History]], path: Path) -> None:
-    """One panel per metric, one line per variant (the seed mean), over training steps."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def efficiency_chart(histories: dict[str, list[History]], path: Path) -> None:
+    """Bars: the steps each variant needs to reach standard SFT's final TS and CF (seed means); a variant that
+    never does gets no bar."""
+    plt = _pyplot()
+    base = _mean_curve(histories[BASELINE])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for k, metric in enumerate(("TS", "CF")):
+        steps = [steps_to_reach(_mean_curve(runs), metric, base[-1][metric]) for runs in histories.values()]
+        ax.bar([i + 0.4 * k for i in range(len(steps))], [s or 0 for s in steps], width=0.4, label=metric)
+    ax.set_xticks([i + 0.2 for i in range(len(histories))], list(histories))
+    ax.set_ylabel("steps to reach standard SFT's final value")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def curves(histories: dict[str, list[History]], path: Path) -> None:
+    """One panel per metric, one line per variant (the seed mean), over training steps."""
+    plt = _pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for ax, metric in zip(axes.flat, METRICS):
         for variant, runs in histories.items():
