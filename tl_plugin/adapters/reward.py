@@ -3,29 +3,17 @@
 OpenRLHF loads this file by path (spec_from_file_location, no package context), so it imports `tl_plugin` by
 absolute name only, and calls `reward_func(queries, prompts, labels)`; the response is the query minus its prompt.
 
-Label schema: one JSON string per prompt (`tl-prompts` writes them):
-    {
-      "tools": [{"name": "get_weather", "description": "...",
-                 "parameters": {"type": "object", "properties": {...}, "required": [...]}}, ...],
-      "gold":  [{"name": "get_weather", "arguments": {"city": "Paris"}}, ...],
-      "mode":  "exact"
-    }
-- tools: the tool list the model saw, in order (OpenAI function schemas; `{"type": "function", "function": ...}`
-  wrappers are accepted).
-- gold: the acceptable answers. A list of calls means any one of them is right (RoTBench's alternatives); a list
-  of lists means any one of those call sets is right, each set made together in any order (parallel calls);
-  a single call object is one acceptable call.
-- mode: how values are compared, "exact" (default), "rotbench" or "bfcl" (argument values are lists of accepted
-  values, "" = may be omitted); see `tl_plugin.core.judge`.
-- reading (optional): "official" (default) reads rotbench and bfcl responses as the benchmark's scorer does, so a
-  response the benchmark rejects is a format error here too; "tolerant" uses our parser. category (optional, bfcl):
-  the BFCL test category, e.g. "parallel_multiple".
+Labels: one JSON string per prompt, in the schema of `tl_plugin.core.labels` (`tl-prompts` writes them and
+`tl-prompts check FILE` checks them). A bad label, or a batch of unequal lists, raises `LabelError` (a ValueError)
+naming the sample and the field: OpenRLHF only logs a reward function's exception, so a label that cannot be judged
+must stop the run at its first sample, not leave it without rewards.
 
 Reward of one response: `tl_plugin.core.rewards.pooled_reward` of the judge's findings under the paper's table
 (`IRM_TABLE` there), pooled per response (see that module for why). Ablations change the table:
 `load_table(path_or_dict)` and `reward_func(..., table=...)`, or, when OpenRLHF loads the file by path,
 `TL_IRM_TABLE=/path/table.json` (read once, when the module loads). A table file holds any subset of
-`DEFAULT_TABLE`'s keys.
+`DEFAULT_TABLE`'s keys. Responses over `MAX_RESPONSE_CHARS` characters (tl_plugin.core.parsing.MAX_TEXT_CHARS,
+64 KiB, unless `TL_MAX_RESPONSE_CHARS` says otherwise when the module loads) are format errors, judged unread.
 """
 
 from __future__ import annotations
@@ -45,6 +33,8 @@ import torch
 if importlib.util.find_spec("tl_plugin") is None:  # loaded by path from a checkout where it is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tl_plugin.core.judge import Gold, Verdict, judge
+from tl_plugin.core.labels import LabelError, read_label
+from tl_plugin.core.parsing import MAX_TEXT_CHARS
 from tl_plugin.core.rewards import IRM_TABLE, pooled_reward, reward_bounds
 
 DEFAULT_TABLE = IRM_TABLE  # the paper's values; ablations override them with load_table
@@ -64,6 +54,7 @@ def load_table(source: str | Path | dict | None = None) -> dict[str, float]:
 
 
 TABLE = load_table(os.environ.get("TL_IRM_TABLE"))
+MAX_RESPONSE_CHARS = int(os.environ.get("TL_MAX_RESPONSE_CHARS", MAX_TEXT_CHARS))
 
 
 def irm_reward(verdict: Verdict, table: dict[str, float] = TABLE) -> float:
@@ -73,21 +64,9 @@ def irm_reward(verdict: Verdict, table: dict[str, float] = TABLE) -> float:
 
 @lru_cache(maxsize=8192)
 def label_gold(label: str) -> Gold:
-    """The prepared gold of a label string (schema above); ValueError names what is wrong with a bad label.
-    Cached: a label repeats across the samples of its prompt."""
-    spec = json.loads(label)
-    if not isinstance(spec, dict) or "gold" not in spec or not isinstance(spec.get("tools", []), list):
-        raise ValueError('a label is a JSON object {"tools": [...], "gold": [...], "mode": ...}')
-    try:
-        return Gold(
-            spec["gold"],
-            spec.get("tools", []),
-            spec.get("mode", "exact"),
-            spec.get("reading", "official"),
-            spec.get("category"),
-        )
-    except (KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"malformed tools or gold in the label ({type(e).__name__}: {e})") from e
+    """The prepared gold of a label string (tl_plugin.core.labels.read_label): LabelError names what is wrong
+    with a bad label. Cached by content: a label repeats across the samples of its prompt."""
+    return read_label(label)
 
 
 # End-of-sequence text that a decode with skip_special_tokens=False leaves behind the response.
@@ -135,7 +114,19 @@ def reward_func(
     Returns {"rewards": float tensor [N], "scores": the rewards mapped onto [0, 1] by the table's bounds,
     "extra_logs": {"irm_<finding>": share of the batch showing it}} for the findings in `_LOGGED`."""
     table = TABLE if table is None else load_table(table)
-    verdicts = [judge(_response(q, p), label_gold(label)) for q, p, label in zip(queries, prompts, labels, strict=True)]
+    if not len(queries) == len(prompts) == len(labels):
+        raise ValueError(f"got {len(queries)} queries, {len(prompts)} prompts and {len(labels)} labels")
+    verdicts = []
+    for i, (query, prompt, label) in enumerate(zip(queries, prompts, labels)):
+        if not isinstance(query, str) or not isinstance(prompt, str):
+            kinds = f"{type(query).__name__} and {type(prompt).__name__}"
+            raise ValueError(f"sample {i}: the query and the prompt must be text, got {kinds}")
+        try:
+            gold = label_gold(label) if isinstance(label, str) else read_label(label)  # read_label says what it is
+        except LabelError as e:
+            where = f"sample {i} of the batch; the label starts {_head(label)}"
+            raise LabelError(e.field, f"{e.problem} ({where})") from None
+        verdicts.append(judge(_response(query, prompt), gold, max_chars=MAX_RESPONSE_CHARS))
     rewards = [irm_reward(v, table) for v in verdicts]
     low, high = reward_bounds(table)
     scores = [min(1.0, max(0.0, (r - low) / (high - low))) if high > low else 1.0 for r in rewards]
@@ -143,6 +134,12 @@ def reward_func(
     totals = [sum(column) for column in zip(*map(_findings, verdicts))] or [0] * len(_LOGGED)
     extra_logs = {f"irm_{name}": total / n for name, total in zip(_LOGGED, totals)}
     return {"rewards": _tensor(rewards), "scores": _tensor(scores), "extra_logs": extra_logs}
+
+
+def _head(label: Any) -> str:
+    """The start of a label, to find it in the dataset."""
+    text = label if isinstance(label, str) else repr(label)
+    return repr(text[:80] + ("..." if len(text) > 80 else ""))
 
 
 def main() -> None:

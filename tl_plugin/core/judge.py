@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tl_plugin.core import bfcl, rotbench
-from tl_plugin.core.parsing import ASK_NAMES, FINISH_NAMES, Parsed, ToolCall, parse
+from tl_plugin.core.parsing import ASK_NAMES, FINISH_NAMES, MAX_DEPTH, MAX_TEXT_CHARS, Parsed, ToolCall, parse, too_deep
 from tl_plugin.core.rewards import IRM_TABLE, pooled_reward
 from tl_plugin.core.taxonomy import function_schema
 
@@ -117,6 +117,8 @@ class Gold:
             raise ValueError(f"unknown reading {reading!r}; expected one of {READINGS}")
         self.mode, self.reading = mode, reading
         self.alternatives = _alternatives(gold)
+        if any(too_deep(call.arguments) for answer in self.alternatives for call in answer):
+            raise ValueError(f"gold arguments nest over {MAX_DEPTH} levels deep")  # as parse bounds predictions
         self.params: dict[str, tuple[dict | None, tuple[str, ...]]] = {}  # name -> (properties or None, required)
         self.functions = [function_schema(t) if isinstance(t, dict) else {"name": t} for t in tools or ()]
         self.names = [schema.get("name") for schema in self.functions]  # in order, duplicates kept (RoTBench)
@@ -174,14 +176,18 @@ def judge(
     tools: Iterable[Any] | None = None,
     mode: str = "rotbench",
     reading: str = "official",
+    max_chars: int | None = MAX_TEXT_CHARS,
 ) -> Verdict:
     """Judge one model output against the gold answer(s); the closest acceptable answer decides the findings.
 
-    gold may be a prepared `Gold` (then tools, mode and reading come from it). Never raises on any prediction."""
+    gold may be a prepared `Gold` (then tools, mode and reading come from it). A text over `max_chars` characters
+    is a format error (tl_plugin.core.parsing.MAX_TEXT_CHARS; None: no limit). Never raises on any prediction."""
     ref = gold if isinstance(gold, Gold) else Gold(gold, tools, mode, reading)
+    if isinstance(prediction, str) and max_chars is not None and len(prediction) > max_chars:
+        prediction = parse(prediction, max_chars=max_chars)  # the format error that says so
     if isinstance(prediction, str) and ref.reading == "official" and ref.mode in ("rotbench", "bfcl"):
         return _judge_official(prediction, ref)
-    parsed = prediction if isinstance(prediction, Parsed) else parse(prediction)
+    parsed = prediction if isinstance(prediction, Parsed) else parse(prediction, max_chars=max_chars)
     if parsed.error is not None or not parsed.calls:
         return Verdict(parsed=False, error=parsed.error or "no tool call found; the task needs a tool call")
     return _judge_calls(parsed.calls, ref)

@@ -10,8 +10,11 @@ prose, so a marker inside a string value cannot mislead it):
 - "python": `get_weather(city="Paris", days=3)` and `[f(a=1), g(b='x')]` (BFCL, NexusRaven), read with `ast`:
   only literal values are accepted, nothing the model wrote is ever evaluated.
 Plain text with no call attempt is fmt "text" with no error. Any failure is a `Parsed` whose `error` tells the model
-what to fix; `parse` never raises. Finish actions (`finish(answer=...)`, `Final Answer: ...`) and ask-the-user
-actions (`ask_to_user(question=...)`) come back as calls, recognised by `Parsed.is_finish` / `Parsed.is_ask`.
+what to fix; `parse` never raises, and runs in time linear in the text. Limits: a text over `MAX_TEXT_CHARS`
+characters (default 64 KiB, `parse(..., max_chars=)`) and a value nested over `MAX_DEPTH` levels are format
+errors, so nothing downstream (the judge, json.dumps) meets unbounded input. Finish actions (`finish(answer=...)`,
+`Final Answer: ...`) and ask-the-user actions (`ask_to_user(question=...)`) come back as calls, recognised by
+`Parsed.is_finish` / `Parsed.is_ask`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from typing import Any
 FINISH_NAMES = frozenset({"finish", "final_answer"})
 ASK_NAMES = frozenset({"ask_to_user", "ask_user"})
 FORMATS = ("python", "react", "json", "tool_call", "text")
+# A model turn is a few thousand tokens; 64 KiB (~16k tokens) is more than any answer needs, and Python's own
+# parser, the slowest reader here, takes up to ~70 ms on that much adversarial text.
+MAX_TEXT_CHARS = 1 << 16
+# Tool arguments nest a few levels; 100 keeps every recursive reader (the judge, json, ==) far from Python's limit.
+MAX_DEPTH = 100
 
 _PY_EXAMPLE = 'get_weather(city="Paris", days=3), or a list [f(a=1), g(b="x")]'
 _JSON_EXAMPLE = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
@@ -96,10 +104,13 @@ warnings.filterwarnings("ignore", category=SyntaxWarning, module=_SOURCE)
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=_SOURCE)
 
 
-def parse(text: str, fmt: str = "auto") -> Parsed:
-    """Parse one model output. fmt: "auto" (detect) or one of FORMATS to insist on that format. Never raises."""
+def parse(text: str, fmt: str = "auto", max_chars: int | None = MAX_TEXT_CHARS) -> Parsed:
+    """Parse one model output. fmt: "auto" (detect) or one of FORMATS to insist on that format; max_chars: the
+    longest text read (None: no limit). Never raises."""
     if not isinstance(text, str):
         return Parsed([], "text", f"expected the model output as text, got {type(text).__name__}")
+    if max_chars is not None and len(text) > max_chars:
+        return Parsed([], "text", f"the output is {len(text):,} characters, over the limit of {max_chars:,}", text)
     body = _unwrap(text)
     if fmt == "auto":
         fmt = _detect(body)
@@ -111,8 +122,30 @@ def parse(text: str, fmt: str = "auto") -> Parsed:
     except _Malformed as e:
         return Parsed([], fmt, str(e), text)
     except (RecursionError, MemoryError):  # adversarially deep nesting; stdlib parsers recurse
-        return Parsed([], fmt, "the call is nested too deeply to read; write flat JSON-like arguments", text)
+        return Parsed([], fmt, _TOO_DEEP, text)
+    # A value nests no deeper than the text has brackets: the exact check runs only when it could fail.
+    if sum(map(body.count, "[{(")) > MAX_DEPTH and any(too_deep(call.arguments) for call in calls):
+        return Parsed([], fmt, _TOO_DEEP, text)
     return Parsed(calls, fmt, None, text)
+
+
+_TOO_DEEP = f"the call is nested over {MAX_DEPTH} levels deep; write flat JSON-like arguments"
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a JSON-like value nests lists and dicts more than `limit` levels deep; read level by level,
+    without recursion."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list, tuple))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, (dict, list, tuple)) for item in level)
 
 
 def _unwrap(text: str) -> str:
@@ -161,7 +194,9 @@ def _read_python(body: str) -> list[ToolCall]:
         statements = [ast.Expr(ast.parse(body, _SOURCE, "eval").body)]
     except (SyntaxError, ValueError):
         statements = None
-    try:
+    try:  # statements need a newline or ";": without one, "exec" mode would fail where "eval" did, at twice the cost
+        if statements is None and "\n" not in body and ";" not in body:
+            ast.parse(body, _SOURCE, "eval")  # raises again, with the error to report
         statements = statements or ast.parse(body, _SOURCE, "exec").body
     except SyntaxError as e:
         raise _Malformed(f"invalid Python call syntax ({e.msg}, line {e.lineno}); write {_PY_EXAMPLE}") from None
@@ -281,15 +316,18 @@ def _read_react(body: str) -> list[ToolCall]:
 
 
 def _read_tool_call(body: str) -> list[ToolCall]:
+    """Each block is read from its start (so a tag inside a string value cannot cut it), and its closing tag is
+    looked for only when the JSON fails: a scan per block to the end of the text would make 20k unclosed blocks
+    cost seconds."""
     calls, at, number = [], body.find("<tool_call>"), 0
     while at >= 0:
         number += 1
         start = _SPACES.match(body, at + len("<tool_call>")).end()
-        close = body.find("</tool_call>", start)
-        end = close if close >= 0 else len(body)  # a last block left unclosed still counts
-        try:  # decoded from the block's start, so a tag inside a string value cannot cut the block
+        try:
             value, end = _DECODER.raw_decode(body, start)
         except ValueError:
+            close = body.find("</tool_call>", start)
+            end = close if close >= 0 else len(body)  # a last block left unclosed still counts
             value = _load_value(body[start:end], f"<tool_call> block {number}")
         calls.extend(_json_call(item) for item in (value if isinstance(value, list) else [value]))
         at = body.find("<tool_call>", end)

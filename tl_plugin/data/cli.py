@@ -2,6 +2,8 @@
 
 tl-data convert SOURCE IN OUT [--prompt-format F] public data (openai, tooleyes, rotbench, sharegpt, paper) ->
                                                   trajectory JSONL; prints kept / masked / dropped with reasons
+Exit codes: 0 done; 1 nothing kept (no output written); 2 the file, or a line of it, could not be read: each
+problem is printed to stderr as FILE:LINE: what is wrong (the readable records are still converted and counted).
 tl-data stats FILE [--png OUT.png]                share of calls per error category (the paper's Figure 1)
 tl-data synth --out FILE [--n N] [--error-rate R] [--seed S] [--prompt-format F]
                                                   scripted-agent trajectories with injected mistakes
@@ -10,6 +12,7 @@ tl-data synth --out FILE [--n N] [--error-rate R] [--seed S] [--prompt-format F]
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +21,7 @@ from tl_plugin.core.formats import FORMATS
 from tl_plugin.core.taxonomy import CATEGORIES, Category
 from tl_plugin.core.trajectory import call_categories
 from tl_plugin.data.converters import CONVERTERS
-from tl_plugin.data.sources import convert, read_records, write_jsonl
+from tl_plugin.data.sources import FileProblem, Report, convert, read_records, write_jsonl
 
 
 def category_counts(samples: Iterable[dict]) -> Counter:
@@ -66,13 +69,38 @@ def stats_png(counts: Counter, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of `tl-data`."""
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def convert_file(source: str, path: str, output: str, prompt_format: str) -> int:
+    """`tl-data convert`: the report is always printed, the output written only when a record is kept; returns
+    the exit code (see the module docstring)."""
+    try:
+        records = read_records(path)
+    except FileProblem as e:
+        print(f"{path} -> (nothing written): {Report()}")
+        print(e, file=sys.stderr)
+        return 2
+    samples, report = convert(records, CONVERTERS[source], prompt_format=prompt_format)
+    if samples:
+        write_jsonl(output, samples)
+    print(f"{path} -> {output if samples else '(nothing written)'}: {report}")
+    for line in report.invalid_lines:
+        print(f"{path}:{line.line}: {line.problem}", file=sys.stderr)
+    return 2 if report.invalid_lines else 0 if samples else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `tl-data`; returns the exit code."""
     parser = argparse.ArgumentParser(prog="tl-data", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("convert", help="public tool-use data -> internal JSONL")
     p.add_argument("source", choices=sorted(CONVERTERS))
-    p.add_argument("input", help=".json (a list) or .jsonl file")
+    p.add_argument("input", help=".json (a list, or JSON Lines) or .jsonl file")
     p.add_argument("output", help="internal JSONL to write")
     p.add_argument(
         "--prompt-format",
@@ -85,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--png", help="also write the chart to this PNG")
     p = sub.add_parser("synth", help="scripted-agent trajectories with injected mistakes")
     p.add_argument("--out", required=True)
-    p.add_argument("--n", type=int, default=1217)
+    p.add_argument("--n", type=_positive, default=1217)
     p.add_argument("--error-rate", type=float, default=0.17)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prompt-format", default="python", choices=list(FORMATS))
@@ -94,27 +122,30 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--error-rate must be in [0, 0.5): at most one mistake precedes each correct call")
 
     if args.command == "convert":
-        samples, report = convert(read_records(args.input), CONVERTERS[args.source], prompt_format=args.prompt_format)
-        write_jsonl(args.output, samples)
-        print(f"{args.input} -> {args.output}: {report}")
-    elif args.command == "stats":
-        counts = category_counts(read_records(args.file))
+        return convert_file(args.source, args.input, args.output, args.prompt_format)
+    if args.command == "stats":
+        try:
+            counts = category_counts(r for r in read_records(args.file) if isinstance(r, dict))
+        except FileProblem as e:
+            print(e, file=sys.stderr)
+            return 2
         print(stats_table(counts))
         if args.png:
             stats_png(counts, args.png, f"Tool calls per category: {Path(args.file).name}")
             print(f"wrote {args.png}")
-    else:
-        from tl_plugin.data.synth import synth  # needs the tool server and the env's tasks
+        return 0
+    from tl_plugin.data.synth import synth  # needs the tool server and the env's tasks
 
-        samples = synth(args.n, args.error_rate, args.seed, args.prompt_format)
-        write_jsonl(args.out, samples)
-        counts = category_counts(samples)
-        errors = sum(n for c, n in counts.items() if Category(c).is_model_error)
-        print(
-            f"wrote {len(samples)} trajectories to {args.out}: {sum(counts.values())} calls, {errors} mistakes "
-            f"({errors / max(sum(counts.values()), 1):.1%}): {dict(sorted(counts.items()))}"
-        )
+    samples = synth(args.n, args.error_rate, args.seed, args.prompt_format)
+    write_jsonl(args.out, samples)
+    counts = category_counts(samples)
+    errors = sum(n for c, n in counts.items() if Category(c).is_model_error)
+    print(
+        f"wrote {len(samples)} trajectories to {args.out}: {sum(counts.values())} calls, {errors} mistakes "
+        f"({errors / max(sum(counts.values()), 1):.1%}): {dict(sorted(counts.items()))}"
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,30 +15,55 @@ Sources:
   so one dataset serves single-turn PPO with the IRM reward and multi-turn PPO with the agent.
 - Generic JSONL, one {"tools", "messages", "gold", "mode"?} per line (mode default "exact"); a system message
   listing the tools (the `--prompt-format`'s) is added when the messages have none.
-Every source runs through tl_plugin.data.sources.convert: kept and dropped counts, with a reason for each drop.
+Every source runs through tl_plugin.data.sources.convert: kept and dropped counts, with a reason for each drop;
+a row whose label the reward could not read (tl_plugin.core.labels) is dropped here, not met during PPO.
+
+`tl-prompts check FILE`: checks a prompt dataset (any writer's) before training: every row an object with
+"input" (a non-empty list of {"role", "content"} messages) and "label" (tl_plugin.core.labels; a label that carries
+a task, as the agent's do, must also be a readable `envs.tasks.Task`); each bad row is printed as
+FILE:LINE: row ID: field: what is wrong. Exit codes (both commands): 0 fine; 1 bad rows (check) or no row kept;
+2 a file, or a line of it, that cannot be read (FILE:LINE on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from tl_plugin.core import bfcl
 from tl_plugin.core.formats import FORMATS, get_format
-from tl_plugin.core.judge import Gold
-from tl_plugin.data.sources import Drop, Report, bfcl_gold, convert, read_bfcl, read_records, rotbench_item, write_jsonl
+from tl_plugin.core.labels import LabelError, read_label
+from tl_plugin.data.sources import (
+    Drop,
+    FileProblem,
+    InvalidLine,
+    Report,
+    bfcl_gold,
+    convert,
+    read_bfcl,
+    read_records,
+    rotbench_item,
+    write_jsonl,
+)
+
+_INDEX = re.compile(r"\[\d+\]")
 
 
 def _row(row_id: str, messages: list[dict], tools: list, gold: object, mode: str) -> dict:
-    label = {"tools": tools, "gold": gold, "mode": mode}
     try:
-        Gold(gold, tools, mode)  # a label the reward cannot read must fail here, not during PPO
-    except (ValueError, TypeError, AttributeError, KeyError) as e:
-        raise Drop(f"unreadable gold or tools ({type(e).__name__})") from None
-    return {"id": row_id, "input": messages, "label": json.dumps(label, ensure_ascii=False)}
+        label = json.dumps({"tools": tools, "gold": gold, "mode": mode}, ensure_ascii=False, allow_nan=False)
+        read_label(label)  # a label the reward cannot read must fail here, not during PPO
+    except LabelError as e:  # the reason without indices, so the report counts one line per kind
+        field = _INDEX.sub("[]", e.field) or "(the whole label)"
+        raise Drop(f"bad label field {field}") from None
+    except ValueError:
+        raise Drop("a value is NaN or Infinity, which JSON cannot hold") from None
+    return {"id": row_id, "input": messages, "label": label}
 
 
 def builtin_row(task: object, notes: Counter, prompt_format: str = "chat_template") -> dict:
@@ -114,9 +139,67 @@ def prompt_rows(source: str, path: str | Path | None = None, prompt_format: str 
     return rows, report
 
 
+_ROLES = ("system", "user", "assistant", "tool")
+
+
+def check_row(row: Any) -> tuple[str, str] | None:
+    """(field, what is wrong) for a prompt row the trainer or the reward cannot use, None for a good one."""
+    if not isinstance(row, dict):
+        return "", f"a row must be a JSON object, got {type(row).__name__}"
+    messages = row.get("input")
+    if not isinstance(messages, list) or not messages:
+        return "input", "expected a non-empty list of {role, content} messages"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            return f"input[{i}].role", f"expected one of {', '.join(_ROLES)}"
+        if not isinstance(message.get("content"), str):
+            return f"input[{i}].content", "expected text"
+    try:
+        read_label(row.get("label"))
+    except LabelError as e:
+        return f"label.{e.field}" if e.field else "label", e.problem
+    label = json.loads(row["label"])
+    if "query" in label:  # a task for the agent (tl_plugin.adapters.agent resets its env from it)
+        from envs.tasks import Task
+
+        try:
+            Task.from_dict(label)
+        except TypeError as e:
+            return "label", f"not a readable task for the agent ({e})"
+    return None
+
+
+def check_file(path: str) -> int:
+    """`tl-prompts check FILE`: print each bad row as FILE:LINE: row ID: field: problem; returns the exit code."""
+    try:
+        rows = read_records(path)
+    except FileProblem as e:
+        print(e, file=sys.stderr)
+        return 2
+    bad = unreadable = 0
+    for number, row in enumerate(rows, 1):  # .json lists have no line per row: the row's position stands in
+        if isinstance(row, InvalidLine):
+            print(f"{path}:{row.line}: {row.problem}", file=sys.stderr)
+            unreadable += 1
+            continue
+        found = check_row(row)
+        if found:
+            field, problem = found
+            row_id = row.get("id", "?") if isinstance(row, dict) else "?"
+            print(f"{path}:{number}: row {row_id}: {field or 'row'}: {problem}")
+            bad += 1
+    print(f"{path}: {len(rows)} rows, {bad} bad, {unreadable} unreadable lines")
+    return 2 if unreadable else 1 if bad or not rows else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:
+        checker = argparse.ArgumentParser(prog="tl-prompts check", description="check a prompt dataset's rows")
+        checker.add_argument("file", help="prompt JSONL (columns id, input, label)")
+        return check_file(checker.parse_args(argv[1:]).file)
     parser = argparse.ArgumentParser(prog="tl-prompts", description=__doc__.splitlines()[0])
-    parser.add_argument("out", help="output JSONL (columns id, input, label)")
+    parser.add_argument("out", help="output JSONL (columns id, input, label); or `tl-prompts check FILE`")
     parser.add_argument("--rotbench", nargs="*", default=[], help="RoTBench clean.json files")
     parser.add_argument("--bfcl", nargs="*", default=[], help="BFCL v3 AST and exec files")
     parser.add_argument("--jsonl", nargs="*", default=[], help='JSONL files of {"tools", "messages", "gold"}')
@@ -132,13 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     sources += [("jsonl", p) for p in args.jsonl] + ([("builtin", None)] if args.builtin_tasks else [])
     if not sources:
         parser.error("give at least one of --rotbench, --bfcl, --jsonl, --builtin-tasks")
-    rows = []
+    rows, problems = [], []
     for source, path in sources:
-        kept, report = prompt_rows(source, path, args.prompt_format)
+        try:
+            kept, report = prompt_rows(source, path, args.prompt_format)
+        except FileProblem as e:
+            kept, report = [], Report()
+            problems.append(str(e))
         rows += kept
+        problems += [f"{path}:{line.line}: {line.problem}" for line in report.invalid_lines]
         print(f"{path or 'builtin tasks'}: {report}")
-    print(f"wrote {write_jsonl(args.out, rows)} rows to {args.out}")
-    return 0 if rows else 1
+    if rows:
+        print(f"wrote {write_jsonl(args.out, rows)} rows to {args.out}")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 2 if problems else 0 if rows else 1
 
 
 if __name__ == "__main__":

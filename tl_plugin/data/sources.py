@@ -26,8 +26,20 @@ class Drop(ValueError):
     """Raised by a converter to drop one record; the message is the reason the report counts."""
 
 
-class InvalidLine(str):
-    """A line of a JSON Lines file that is not JSON: `convert` drops it as such, the rest of the file goes on."""
+class FileProblem(ValueError):
+    """A file that cannot be read as records at all; its message is `FILE:LINE: what is wrong`."""
+
+    def __init__(self, path: str | Path, line: int, problem: str) -> None:
+        self.path, self.line, self.problem = str(path), line, problem
+        super().__init__(f"{path}:{line}: {problem}")
+
+
+@dataclass(frozen=True)
+class InvalidLine:
+    """A line of a JSON Lines file that is not JSON: `convert` drops and counts it, the rest of the file goes on."""
+
+    line: int  # 1-based, counting every line of the file
+    problem: str
 
 
 @dataclass
@@ -38,6 +50,7 @@ class Report:
     masked: int = 0
     dropped: Counter = field(default_factory=Counter)  # reason -> records
     notes: Counter = field(default_factory=Counter)  # what was changed in kept records -> times
+    invalid_lines: list[InvalidLine] = field(default_factory=list)  # the lines behind "invalid JSON line"
 
     def __str__(self) -> str:
         lines = [f"kept {self.kept}, masked {self.masked} erroneous calls, dropped {sum(self.dropped.values())}"]
@@ -48,22 +61,26 @@ class Report:
 
 def convert(records: Iterable[Any], converter: Callable[..., Any], **options: Any) -> tuple[list[Any], Report]:
     """The converter's outputs for the records it keeps, and the report. An output dict with "messages" is a
-    trajectory: its erroneous calls are counted as masked."""
+    trajectory: its erroneous calls are counted as masked. An output dict that JSON cannot carry (NaN or Infinity,
+    a lone surrogate, nesting too deep to write) is dropped with that reason rather than written broken."""
     report, outputs = Report(), []
     for record in records:
         notes = Counter()
         if isinstance(record, InvalidLine):
             report.dropped["invalid JSON line"] += 1
+            report.invalid_lines.append(record)
             continue
         try:
             output = converter(record, notes, **options)
             trajectory = isinstance(output, dict) and "messages" in output
             if trajectory and not any(m["role"] == "assistant" for m in output["messages"]):
                 raise Drop("no assistant turn")
+            if isinstance(output, dict):
+                _writable(output)
         except Drop as e:
             report.dropped[str(e)] += 1
             continue
-        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as e:
             report.dropped[f"malformed record ({type(e).__name__}: {str(e)[:60]})"] += 1
             continue
         report.kept += 1
@@ -74,24 +91,64 @@ def convert(records: Iterable[Any], converter: Callable[..., Any], **options: An
     return outputs, report
 
 
+def _writable(output: dict) -> None:
+    """Drop unless `write_jsonl` can write the output as valid JSON in UTF-8."""
+    try:
+        json.dumps(output, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Drop("text with a lone surrogate (not valid Unicode)") from None
+    except ValueError:
+        raise Drop("a value is NaN or Infinity, which JSON cannot hold") from None
+    except RecursionError:
+        raise Drop("nested too deeply to write") from None
+
+
 def read_records(path: str | Path) -> list[Any]:
-    """Records of a .jsonl file (one per line) or a .json file (a list, or one record; BFCL's JSON Lines files
-    named .json are read as lines)."""
-    text = Path(path).read_text(encoding="utf-8")
-    if not str(path).endswith(".jsonl"):
+    """Records of a .jsonl file (one per line) or a .json file (a list, one record, or JSON Lines: BFCL names its
+    JSON Lines files .json). A UTF-8 byte-order mark is skipped. What makes the whole file unreadable (not UTF-8
+    text, another suffix, empty, a .json that is not JSON) raises FileProblem; a line of JSON Lines that is not
+    JSON becomes an InvalidLine record, so the other lines still count."""
+    path = Path(path)
+    if path.suffix not in (".json", ".jsonl"):
+        raise FileProblem(path, 1, f"expected a .json or .jsonl file, not {path.suffix or 'a file without suffix'}")
+    text = _utf8(path)
+    if not text.strip():
+        raise FileProblem(path, 1, "the file is empty")
+    if path.suffix == ".json":
         try:
             value = json.loads(text)
             return value if isinstance(value, list) else [value]
-        except ValueError:
-            pass
-    return [_json_line(line) for line in text.splitlines() if line.strip()]
+        except RecursionError:
+            raise FileProblem(path, 1, "nested too deeply to read") from None
+        except json.JSONDecodeError as e:  # a first line that is a whole value, then more: JSON Lines
+            if e.msg != "Extra data" or isinstance(_json_line(text.partition("\n")[0], 1), InvalidLine):
+                raise FileProblem(path, e.lineno, f"not JSON: {e.msg} (column {e.colno})") from None
+    # split on "\n" alone: str.splitlines also splits at U+2028 and friends, which JSON strings may hold
+    return [_json_line(line, n) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
-def _json_line(line: str) -> Any:
+def _utf8(path: Path) -> str:
+    data = path.read_bytes()
+    head = data[:256]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(head) > 3 and 0 in (max(head[0::2]), max(head[1::2]))):
+        raise FileProblem(path, 1, "UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise FileProblem(path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x}): a binary file?") from None
+    if "\x00" in text:
+        raise FileProblem(path, text.count("\n", 0, text.index("\x00")) + 1, "a NUL byte: a binary file?")
+    return text
+
+
+def _json_line(line: str, number: int) -> Any:
     try:
         return json.loads(line)
-    except ValueError:
-        return InvalidLine(line)
+    except RecursionError:
+        return InvalidLine(number, "nested too deeply to read")
+    except json.JSONDecodeError as e:
+        return InvalidLine(number, f"not JSON: {e.msg} (column {e.colno})")
 
 
 def read_bfcl(path: str | Path) -> list[dict]:
