@@ -29,6 +29,13 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
+        """The task of a JSON object (other keys ignored); ValueError names a missing or mistyped field."""
+        missing = [key for key in ("id", "query", "tools") if key not in data]
+        if missing:
+            raise ValueError(f"a task needs the fields id, query and tools; missing {', '.join(missing)}")
+        for key, kinds in _FIELD_TYPES.items():
+            if key in data and not isinstance(data[key], kinds):
+                raise ValueError(f"task field {key!r} must be {kinds[0].__name__}, got {type(data[key]).__name__}")
         return cls(
             **{k: data[k] for k in ("id", "query", "tools") if k in data},
             **{k: data[k] for k in ("gold_calls", "answer", "toolset", "scenario") if k in data},
@@ -38,6 +45,15 @@ class Task:
         return asdict(self)
 
 
+_FIELD_TYPES = {
+    "id": (str,),
+    "query": (str,),
+    "tools": (list,),
+    "gold_calls": (list,),
+    "answer": (str, type(None)),
+    "toolset": (str, type(None)),
+    "scenario": (str,),
+}
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 

@@ -12,7 +12,8 @@ Rewards (every step's reward lies in [-2, 1]):
 - the step that finishes gets the task reward when the task has gold: +1 right answer (or, with gold calls but
   no gold answer, every gold call made successfully), -1 wrong; 0 without gold.
 `gymnasium.make("envs:ToolUse-v0")` truncates at 9 steps (the paper's VA limit). The env never raises on model text;
-a dead tool server becomes tool_instability feedback and the episode goes on.
+a dead tool server, or one answering anything but a feedback object, becomes tool_instability feedback (a category
+it made up, `other`) and the episode goes on.
 """
 
 from __future__ import annotations
@@ -30,22 +31,23 @@ from envs.spaces import UnicodeText
 from envs.tasks import Task, check_answer, load_tasks
 from tl_plugin.core.formats import get_format
 from tl_plugin.core.judge import Gold, judge
-from tl_plugin.core.parsing import Parsed, ToolCall
+from tl_plugin.core.parsing import MAX_TEXT_CHARS, Parsed, ToolCall
 from tl_plugin.core.rewards import IRM_TABLE, step_reward
 from tl_plugin.core.taxonomy import CATEGORIES, Category, undefined_tool_message
 from tool_server.client import RemoteToolServer, connect, feedback_text
-from tool_server.server import ToolServer
+from tool_server.server import ToolServer, instability_feedback
 
 TASK_REWARD = {True: 1.0, False: -1.0}
 ASK_REPLY = "I have no more information than I gave you. Please go on with what you have."
-# One model turn rarely exceeds a few thousand tokens; longer actions are cut. The observation is cut at its limit,
-# which also ends the episode (the context is full).
-MAX_ACTION_CHARS = 1 << 16
+# One model turn rarely exceeds a few thousand tokens; longer actions are cut at the parser's limit. The observation
+# is cut at its limit, which also ends the episode (the context is full).
+MAX_ACTION_CHARS = MAX_TEXT_CHARS
 MAX_OBSERVATION_CHARS = 1 << 20
 
 
 # Per category: (DE, CE, the model's error), looked up once per call rather than derived every step.
 _FLAGS = {c: (c.is_documentation_error, c.is_call_error, c.is_model_error) for c in Category}
+_CATEGORIES = {c.value: c for c in Category}  # a category a server names; one it made up is OTHER
 
 
 @functools.cache
@@ -201,10 +203,12 @@ class ToolUseEnv(gym.Env[str, str]):
         if call.name not in self.tool_names:
             return Category.TOOL_HALLUCINATION, undefined_tool_message(call.name)
         feedback = self.server.call(call.name, call.arguments, self.session, self.task.toolset, self._faults)
-        if feedback.get("ok"):
+        if not isinstance(feedback, dict) or not isinstance(feedback.get("ok"), bool):  # a list, text, null, ...
+            feedback = instability_feedback(call.name, "connection_error")  # as RemoteToolServer treats them
+        if feedback.get("ok") is True:
             self.successful_calls.append(call)
             return Category.OK, feedback_text(feedback)
-        return Category(feedback["category"]), feedback_text(feedback)
+        return _CATEGORIES.get(feedback.get("category"), Category.OTHER), feedback_text(feedback)
 
     def _task_reward(self, answer: str) -> float:
         if self.task.answer is not None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from envs.builtin_tasks import builtin_tasks
 from envs.tool_use import ToolUseEnv
+from tool_server import ToolServer
 
 TASKS = builtin_tasks()
 WEATHER = weather_task()
@@ -82,3 +83,56 @@ def test_arbitrary_actions_never_raise_and_rewards_stay_in_bounds(index, fmt, ac
 
 
 ENVS = {fmt: ToolUseEnv(TASKS, prompt_format=fmt) for fmt in ["python", "react", "qwen"]}
+
+
+# Issue 10, finding 10: what a broken or foreign server may answer, and the category the env makes of it.
+GARBAGE = [
+    ([], "tool_instability"),
+    ("ok", "tool_instability"),
+    (None, "tool_instability"),
+    (5, "tool_instability"),
+    ({"ok": "yes", "output": 1}, "tool_instability"),
+    ({"ok": False, "category": "cosmic_ray", "message": "bit flip"}, "other"),
+    ({"ok": False, "message": "no category"}, "other"),
+    (
+        {"ok": False, "category": "parameter_missing", "message": "f() missing 1 required argument: 'city'"},
+        "parameter_missing",
+    ),
+]
+
+
+def play_through_garbage(env):
+    env.reset(options={"task_index": 0})
+    for _, category in GARBAGE:
+        _, reward, terminated, truncated, info = env.step('get_weather_current(city="Paris")')
+        assert info["categories"] == [category] and not terminated
+        assert reward == (-0.5 if category == "parameter_missing" else 0.0)
+    _, reward, terminated, _, _ = env.step('finish(answer="18.0")')
+    assert terminated and reward == 1.0  # the episode goes on to its end
+
+
+def test_env_never_raises_on_a_server_answering_garbage_over_http():
+    from helpers import serve_in_thread
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    answers = iter(body for body, _ in GARBAGE)
+
+    async def call(request):
+        return Response(json.dumps(next(answers)), media_type="application/json")
+
+    with serve_in_thread(Starlette(routes=[Route("/call", call, methods=["POST"])])) as url:
+        env = ToolUseEnv([WEATHER], server=url)
+        play_through_garbage(env)
+        env.close()
+
+
+def test_env_never_raises_on_an_in_process_server_answering_garbage():
+    class Foreign(ToolServer):  # a user's server with its own `call`
+        answers = iter(body for body, _ in GARBAGE)
+
+        def call(self, *args, **kwargs):
+            return next(self.answers)
+
+    play_through_garbage(ToolUseEnv([WEATHER], server=Foreign()))

@@ -391,3 +391,21 @@ def test_judge_never_raises_on_model_text(text, mode):
     ):
         verdict = judge(prediction, gold, BFCL_TOOLS, mode)
         assert isinstance(verdict, Verdict) and set(verdict.findings) <= set(IRM_TABLE)
+
+
+def test_deeply_nested_input_never_recurses_without_limit():
+    """Issue 10, finding 10: inputs nested ~900 deep made the judge raise RecursionError. Predictions are bounded
+    by the parser (format error), gold by Gold itself, and the official readers return a verdict."""
+    deep = "[" * 900 + "]" * 900
+    tools = [{"name": "f", "parameters": {"type": "object", "properties": {"a": {}}}}]
+    with pytest.raises(ValueError, match="nest over 100 levels"):
+        Gold([{"name": "f", "arguments": {"a": json.loads(deep)}}], tools, "exact")
+    gold = Gold([{"name": "f", "arguments": {"a": [[1]]}}], tools, "exact")
+    prediction = '{"name": "f", "arguments": {"a": ' + deep + "}}"
+    assert judge(prediction, gold).findings == ("format_error",)
+    listed = [*tools, "ask_to_user", "finish"]  # RoTBench leaves the values of the last two tools unchecked
+    official = judge('Action: f\nAction Input: {"a": ' + deep + "}", [{"name": "f", "arguments": {"a": 1}}], listed)
+    assert official.parsed and official.findings == ("content_mismatch",)
+    assert judge("[f(a=" + deep[:300] + deep[-300:] + ")]", gold, mode="bfcl").findings == ("format_error",)
+    long = judge("f(a=1)" + " " * 70_000, gold)
+    assert long.findings == ("format_error",) and "over the limit of 65,536" in long.error

@@ -303,3 +303,40 @@ def test_damaged_calls_never_raise(call, fmt, data):
     noise = data.draw(st.text(alphabet="{}[]()\"':,=\n <>/\\", max_size=5))
     parsed = parse(text[:cut] + noise + text[cut:])
     assert parsed.error is None or parsed.calls == []
+
+
+# ---- issue 10, finding 9: linear parsing and a cap on model text; finding 10: bounded nesting ----
+
+
+def test_twenty_thousand_unclosed_blocks_are_read_in_one_pass():
+    """Each block used to scan to the end of the text for its closing tag (6.9 s for these 20k blocks); now the
+    tag is looked for only when a block's JSON fails. benchmarks/parsing.py prints the scaling."""
+    text = '<tool_call>{"name": "f", "arguments": {"i": 1}}' * 20_000
+    parsed = parse(text, max_chars=None)
+    assert parsed.error is None and len(parsed.calls) == 20_000 and parsed.calls[-1] == ToolCall("f", {"i": 1})
+    mixed = '<tool_call>{"name": "f"}</tool_call> <tool_call>{"name": "g", "arguments": {}} <tool_call>{"name"'
+    assert parse(mixed).error == "<tool_call> block 3 is not valid JSON (Expecting ':' delimiter: line 1 column 8 " + (
+        '(char 7)); write {"name": "get_weather", "arguments": {"city": "Paris"}}'
+    )
+
+
+def test_model_text_over_the_cap_is_a_format_error():
+    assert parsing.MAX_TEXT_CHARS == 65_536
+    at_cap = "f(a='" + "x" * (65_536 - 7) + "')"
+    assert len(at_cap) == 65_536 and parse(at_cap).calls[0].name == "f"
+    over = parse(at_cap + " ")
+    assert over.calls == [] and over.error == "the output is 65,537 characters, over the limit of 65,536"
+    assert parse(at_cap + " ", max_chars=None).error is None and parse("f(a=1)", max_chars=3).error is not None
+
+
+def test_values_nested_over_the_limit_are_format_errors():
+    """Arguments count as level 1: {"a": 99 lists} is 100 levels, the most allowed."""
+
+    def nested(lists):
+        return '{"name": "finish", "arguments": {"answer": ' + "[" * lists + "]" * lists + "}}"
+
+    assert parse(nested(99)).error is None and parse(nested(99)).answer == "[" * 99 + "]" * 99
+    for text in (nested(100), nested(900), "f(a=" + "[" * 150 + "]" * 150 + ")"):
+        parsed = parse(text)
+        assert parsed.calls == [] and parsed.error.startswith("the call is nested over 100 levels deep")
+    assert parsing.too_deep({"a": [[]]}, 2) and not parsing.too_deep({"a": [[]]}, 3) and not parsing.too_deep(5, 0)

@@ -164,7 +164,7 @@ def check_row(row: Any) -> tuple[str, str] | None:
 
         try:
             Task.from_dict(label)
-        except TypeError as e:
+        except ValueError as e:
             return "label", f"not a readable task for the agent ({e})"
     return None
 
