@@ -408,4 +408,4 @@ def test_deeply_nested_input_never_recurses_without_limit():
     assert official.parsed and official.findings == ("content_mismatch",)
     assert judge("[f(a=" + deep[:300] + deep[-300:] + ")]", gold, mode="bfcl").findings == ("format_error",)
     long = judge("f(a=1)" + " " * 70_000, gold)
-    assert long.findings == ("format_error",) and "over the limit of 65,536" in long.error
+    assert long.findings == ("format_error",) and "over the limit of 32,768" in long.error

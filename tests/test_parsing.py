@@ -311,9 +311,13 @@ def test_damaged_calls_never_raise(call, fmt, data):
 def test_twenty_thousand_unclosed_blocks_are_read_in_one_pass():
     """Each block used to scan to the end of the text for its closing tag (6.9 s for these 20k blocks); now the
     tag is looked for only when a block's JSON fails. benchmarks/parsing.py prints the scaling."""
-    text = '<tool_call>{"name": "f", "arguments": {"i": 1}}' * 20_000
-    parsed = parse(text, max_chars=None)
-    assert parsed.error is None and len(parsed.calls) == 20_000 and parsed.calls[-1] == ToolCall("f", {"i": 1})
+    block = '<tool_call>{"name": "f", "arguments": {"i": 1}}'
+    parsed = parse(block * 20_000, max_chars=None)  # every block read: the count is in the error
+    assert (
+        parsed.calls == []
+        and parsed.error == "20000 calls in one output, over the limit of 64; make the calls the task needs"
+    )
+    assert parse(block * 64).calls == [ToolCall("f", {"i": 1})] * 64 and parse(block * 65).error.startswith("65 calls")
     mixed = '<tool_call>{"name": "f"}</tool_call> <tool_call>{"name": "g", "arguments": {}} <tool_call>{"name"'
     assert parse(mixed).error == "<tool_call> block 3 is not valid JSON (Expecting ':' delimiter: line 1 column 8 " + (
         '(char 7)); write {"name": "get_weather", "arguments": {"city": "Paris"}}'
@@ -321,11 +325,11 @@ def test_twenty_thousand_unclosed_blocks_are_read_in_one_pass():
 
 
 def test_model_text_over_the_cap_is_a_format_error():
-    assert parsing.MAX_TEXT_CHARS == 65_536
-    at_cap = "f(a='" + "x" * (65_536 - 7) + "')"
-    assert len(at_cap) == 65_536 and parse(at_cap).calls[0].name == "f"
+    assert parsing.MAX_TEXT_CHARS == 32_768
+    at_cap = "f(a='" + "x" * (32_768 - 7) + "')"
+    assert len(at_cap) == 32_768 and parse(at_cap).calls[0].name == "f"
     over = parse(at_cap + " ")
-    assert over.calls == [] and over.error == "the output is 65,537 characters, over the limit of 65,536"
+    assert over.calls == [] and over.error == "the output is 32,769 characters, over the limit of 32,768"
     assert parse(at_cap + " ", max_chars=None).error is None and parse("f(a=1)", max_chars=3).error is not None
 
 

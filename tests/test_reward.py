@@ -324,3 +324,19 @@ def test_bfcl_exec_rows_reward_their_ground_truth(data_dir):
     assert not rows and list(report.dropped) == [
         "no possible answer (the irrelevance set, or possible_answer/ missing)"
     ]
+
+
+def test_overlong_responses_are_format_errors_and_the_cap_is_configurable():
+    """Issue 10, finding 9: nothing capped model text; a response over MAX_RESPONSE_CHARS is judged unread."""
+    call = format_call(ToolCall("get_weather", {"city": "Paris", "days": 3}), "react")
+    thought = "Thought: " + "let me think. " * 3000 + "\n"  # a right answer after 39,009 characters of thought
+    queries = [PROMPT + call, PROMPT + thought + call[len("Thought:\n") :], PROMPT + "<tool_call>" * 100_000]
+    assert reward_func(queries, [PROMPT] * 3, [LABEL] * 3)["rewards"].tolist() == [1.0, -2.0, -2.0]
+    script = f"""
+from tl_plugin.adapters.reward import reward_func
+print(reward_func([{queries[1]!r}], [{PROMPT!r}], [{LABEL!r}])["rewards"].tolist())
+"""
+    env = {**os.environ, "TL_MAX_RESPONSE_CHARS": "100000"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[1.0]"  # read under the raised cap: the right answer

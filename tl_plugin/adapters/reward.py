@@ -13,7 +13,7 @@ Reward of one response: `tl_plugin.core.rewards.pooled_reward` of the judge's fi
 `load_table(path_or_dict)` and `reward_func(..., table=...)`, or, when OpenRLHF loads the file by path,
 `TL_IRM_TABLE=/path/table.json` (read once, when the module loads). A table file holds any subset of
 `DEFAULT_TABLE`'s keys. Responses over `MAX_RESPONSE_CHARS` characters (tl_plugin.core.parsing.MAX_TEXT_CHARS,
-64 KiB, unless `TL_MAX_RESPONSE_CHARS` says otherwise when the module loads) are format errors, judged unread.
+32 KiB, unless `TL_MAX_RESPONSE_CHARS` says otherwise when the module loads) are format errors, judged unread.
 """
 
 from __future__ import annotations

@@ -35,7 +35,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tl_plugin.core import bfcl, rotbench
-from tl_plugin.core.parsing import ASK_NAMES, FINISH_NAMES, MAX_DEPTH, MAX_TEXT_CHARS, Parsed, ToolCall, parse, too_deep
+from tl_plugin.core.parsing import (
+    ASK_NAMES,
+    FINISH_NAMES,
+    MAX_CALLS,
+    MAX_DEPTH,
+    MAX_TEXT_CHARS,
+    Parsed,
+    ToolCall,
+    parse,
+    too_deep,
+    too_many_calls,
+)
 from tl_plugin.core.rewards import IRM_TABLE, pooled_reward
 from tl_plugin.core.taxonomy import function_schema
 
@@ -220,8 +231,9 @@ def _judge_official(text: str, ref: Gold) -> Verdict:
             calls = bfcl.decode(text)
         except bfcl.DecodeError as e:
             return Verdict(parsed=False, error=f"not a list of Python calls with literal arguments: {e}"[:300])
-        if not calls:
-            return Verdict(parsed=False, error="no tool call found; the task needs a tool call")
+        if not calls or len(calls) > MAX_CALLS:
+            error = too_many_calls(len(calls)) if calls else "no tool call found; the task needs a tool call"
+            return Verdict(parsed=False, error=error)
         possible_answer = [{call.name: call.arguments} for call in ref.alternatives[0]]
         cf, error_type = bfcl.check(ref.functions, calls, possible_answer, ref.category)
         wrong_name = "wrong_count" in str(error_type) or "wrong_func_name" in str(error_type)

@@ -11,8 +11,9 @@ prose, so a marker inside a string value cannot mislead it):
   only literal values are accepted, nothing the model wrote is ever evaluated.
 Plain text with no call attempt is fmt "text" with no error. Any failure is a `Parsed` whose `error` tells the model
 what to fix; `parse` never raises, and runs in time linear in the text. Limits: a text over `MAX_TEXT_CHARS`
-characters (default 64 KiB, `parse(..., max_chars=)`) and a value nested over `MAX_DEPTH` levels are format
-errors, so nothing downstream (the judge, json.dumps) meets unbounded input. Finish actions (`finish(answer=...)`,
+characters (default 32 KiB, `parse(..., max_chars=)`), more than `MAX_CALLS` calls and a value nested over
+`MAX_DEPTH` levels are format errors, so nothing downstream (the judge, the tool server, json.dumps) meets
+unbounded input. Finish actions (`finish(answer=...)`,
 `Final Answer: ...`) and ask-the-user actions (`ask_to_user(question=...)`) come back as calls, recognised by
 `Parsed.is_finish` / `Parsed.is_ask`.
 """
@@ -30,9 +31,12 @@ from typing import Any
 FINISH_NAMES = frozenset({"finish", "final_answer"})
 ASK_NAMES = frozenset({"ask_to_user", "ask_user"})
 FORMATS = ("python", "react", "json", "tool_call", "text")
-# A model turn is a few thousand tokens; 64 KiB (~16k tokens) is more than any answer needs, and Python's own
-# parser, the slowest reader here, takes up to ~70 ms on that much adversarial text.
-MAX_TEXT_CHARS = 1 << 16
+# A model turn is a few thousand tokens: 32 KiB (~8k tokens, 8x OpenRLHF's default generation length) is more than
+# an answer needs, and Python's own parser, the slowest reader here, takes ~50 ms on that much adversarial text.
+# Models that think at length before they call need more: raise it (parse's max_chars, TL_MAX_RESPONSE_CHARS).
+MAX_TEXT_CHARS = 1 << 15
+# Parallel calls in tool-use data number a handful (BFCL's most: under 10); one output may not make more than 64.
+MAX_CALLS = 64
 # Tool arguments nest a few levels; 100 keeps every recursive reader (the judge, json, ==) far from Python's limit.
 MAX_DEPTH = 100
 
@@ -123,10 +127,17 @@ def parse(text: str, fmt: str = "auto", max_chars: int | None = MAX_TEXT_CHARS) 
         return Parsed([], fmt, str(e), text)
     except (RecursionError, MemoryError):  # adversarially deep nesting; stdlib parsers recurse
         return Parsed([], fmt, _TOO_DEEP, text)
+    if len(calls) > MAX_CALLS:
+        return Parsed([], fmt, too_many_calls(len(calls)), text)
     # A value nests no deeper than the text has brackets: the exact check runs only when it could fail.
     if sum(map(body.count, "[{(")) > MAX_DEPTH and any(too_deep(call.arguments) for call in calls):
         return Parsed([], fmt, _TOO_DEEP, text)
     return Parsed(calls, fmt, None, text)
+
+
+def too_many_calls(count: int) -> str:
+    """The format error of an output with more than MAX_CALLS calls (the judge's official readers use it too)."""
+    return f"{count} calls in one output, over the limit of {MAX_CALLS}; make the calls the task needs"
 
 
 _TOO_DEEP = f"the call is nested over {MAX_DEPTH} levels deep; write flat JSON-like arguments"
