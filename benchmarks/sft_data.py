@@ -7,6 +7,10 @@ chat template, multiturn; builds alternate and each is repeated, the best time k
 A third build, ToolSFTDataset with no transforms, shows what MAE and PKT themselves cost: ToolSFTDataset finds the
 turns from one tokenization with offsets where SFTDataset re-tokenizes every prefix, which is most of the gap.
 
+Second part, PKT's key offsets a call with 1,000 and 10,000 candidate names (synthetic names sharing prefixes, as
+tool names do): `key_offsets` (bisection of the sorted names) against the scan of every candidate it replaced
+(the baseline), with identical offsets asserted, and one bisection as the floor. Target: < 0.5 ms a call at 10,000.
+
     python -m benchmarks.sft_data [--n 1217] [--repeat 3]
 
 (Run it as a module from the repository root: `python benchmarks/sft_data.py` would put benchmarks/ first on
@@ -16,6 +20,8 @@ sys.path, where a benchmark module could shadow a package of the same name.)
 from __future__ import annotations
 
 import argparse
+import bisect
+import random
 import statistics
 import sys
 import tempfile
@@ -27,11 +33,38 @@ import datasets
 from openrlhf.datasets import SFTDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import train_tokenizer  # noqa: E402
+from helpers import key_offsets_by_scan, train_tokenizer  # noqa: E402
 
 from tl_plugin.adapters.sft_dataset import ToolSFTDataset  # noqa: E402
+from tl_plugin.core.weights import key_offsets  # noqa: E402
 from tl_plugin.data.sources import write_jsonl  # noqa: E402
 from tl_plugin.data.synth import synth  # noqa: E402
+
+
+def ms_per_call(fn, names: list[str], calls: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for name in calls:
+            fn(name, names)
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best / len(calls)
+
+
+def pkt_offsets(repeat: int) -> None:
+    rng = random.Random(0)
+    verbs = ["get", "search", "list", "create", "update", "delete", "send", "convert", "book", "check"]
+    nouns = ["weather", "flight", "hotel", "stock", "email", "currency", "user", "order", "file", "event"]
+    print(f"{'candidate names':<18}{'floor ms':>10}{'scan ms':>10}{'bisect ms':>11}{'x floor':>9}{'scan/bisect':>13}")
+    for n in (1_000, 10_000):
+        names = sorted({f"{rng.choice(verbs)}_{rng.choice(nouns)}_{rng.choice(nouns)}_{i}" for i in range(n)})
+        calls = rng.sample(names, 50) + [f"{rng.choice(verbs)}_{rng.choice(nouns)}" for _ in range(10)]
+        assert all(key_offsets(name, names) == key_offsets_by_scan(name, names) for name in calls)
+        floor = ms_per_call(lambda name, names: bisect.bisect_left(names, name), names, calls, repeat)
+        scan = ms_per_call(key_offsets_by_scan, names, calls, repeat)
+        ours = ms_per_call(key_offsets, names, calls, repeat)
+        verdict = "met" if ours < 0.5 else "NOT met"
+        print(f"{n:<18,}{floor:>10.4f}{scan:>10.3f}{ours:>11.4f}{ours / floor:>9.1f}{scan / ours:>13.0f}   {verdict}")
 
 
 def main() -> None:
@@ -73,6 +106,7 @@ def main() -> None:
         f"ratio ToolSFTDataset (MAE+PKT) / vanilla: {ours / vanilla:.2f}x (target <= 1.25x); "
         f"MAE+PKT over no transforms: {ours / bare:.2f}x"
     )
+    pkt_offsets(args.repeat)
 
 
 if __name__ == "__main__":

@@ -214,3 +214,16 @@ def accepted_call(call: dict):
 
     values = ((key, first_accepted(accepted)) for key, accepted in call["arguments"].items())
     return ToolCall(call["name"], {key: value for key, value in values if value is not None})
+
+
+def key_offsets_by_scan(name: str, candidates) -> list[int]:
+    """PKT's key offsets as tl_plugin.core.weights computed them before it bisected a sorted list (issue 14): a
+    scan of every candidate's common prefix. The oracle of the property test, and the benchmark's baseline."""
+    import os
+
+    offsets = {0}
+    for other in candidates:
+        shared = len(os.path.commonprefix([name, other]))
+        if other != name and shared:
+            offsets.add(shared)
+    return sorted(offsets)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import datasets
 import pytest
-from helpers import sft_strategy, train_tokenizer
+from helpers import key_offsets_by_scan, sft_strategy, train_tokenizer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tl_plugin.adapters.sft_dataset import ToolSFTDataset
 from tl_plugin.core.taxonomy import Category
@@ -31,11 +33,25 @@ def dataset(samples, transforms, tmp_path):
 
 
 def test_key_offsets():
-    others = NAMES + ["search_web"]
+    others = sorted(NAMES + ["search_web"])
     assert key_offsets("get_weather_forecast", others) == [0, 4, 12]
     assert key_offsets("get_exchange_rate", others) == [0, 4]
     assert key_offsets("search_web", others) == [0]
     assert key_offsets("search", ["search_news"]) == [0, 6]  # a prefix of another name: the token after it
+    assert key_offsets("get_x", others) == [0, 4]  # a name not in the list: its neighbours still decide
+    assert key_offsets("", others) == [0] and key_offsets("a", []) == [0]
+
+
+_names = st.text(alphabet="ab_\U0010ffff\x00", max_size=6)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(name=_names, candidates=st.lists(_names, max_size=12))
+def test_key_offsets_by_bisection_equal_the_scan(name, candidates):
+    """Issue 14: bisecting the sorted names gives exactly what scanning every candidate gave (duplicates,
+    prefixes, the name itself listed or not, the last code point)."""
+    assert key_offsets(name, sorted(candidates)) == key_offsets_by_scan(name, candidates)
+    assert key_offsets(name, sorted([*candidates, name, name])) == key_offsets_by_scan(name, candidates)
 
 
 def test_name_offsets_anchor_on_the_call():

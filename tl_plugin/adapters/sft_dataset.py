@@ -6,6 +6,8 @@ aggregate_loss), so MAE (weight 0) and PKT (weight > 1) need no trainer change: 
 
 from __future__ import annotations
 
+import bisect
+from operator import itemgetter
 from typing import Any
 
 import torch
@@ -84,7 +86,8 @@ class ToolSFTDataset(SFTDataset):
         offsets = self.tokenizer(
             text, max_length=self.max_length, truncation=True, add_special_tokens=False, return_offsets_mapping=True
         )["offset_mapping"]
-        prompt_ids_len = sum(start < len(prompt) for start, _ in offsets)
+        # the tokens starting inside the prompt: offsets are in text order, so one bisection counts them
+        prompt_ids_len = bisect.bisect_left(offsets, len(prompt), key=itemgetter(0))
         if not prompt or not response or prompt_ids_len >= self.max_length - 2:  # SFTDataset's filter
             prompt = None
         sample = {"tools": data.get(self.tools_key) or [], "messages": messages}

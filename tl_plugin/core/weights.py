@@ -16,10 +16,9 @@ Register your own with `@register("name")`; `weighted_ranges` applies them to a 
 from __future__ import annotations
 
 import bisect
-import os
 import re
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tl_plugin.core.parsing import name_pattern
@@ -38,9 +37,12 @@ class Turn:
 
     message: dict
     categories: list[Category]  # one per call of the turn (tl_plugin.core.trajectory.call_categories)
-    tool_names: list[str]  # the names in the sample's tool list: PKT's candidates
+    tool_names: list[str]  # the names in the sample's tool list: PKT's candidates, kept sorted
     weights: list[float]
     token_of: Callable[[int], int | None]
+
+    def __post_init__(self) -> None:
+        self.tool_names = sorted(self.tool_names)  # key_offsets bisects them; linear on an already sorted list
 
 
 Transform = Callable[..., None]  # transform(turn: Turn, **options) -> None
@@ -86,15 +88,33 @@ def pkt(turn: Turn, wmax: float = 9.0) -> None:
                 turn.weights[index] *= weight
 
 
-def key_offsets(name: str, candidates: Iterable[str]) -> list[int]:
+def key_offsets(name: str, names: Sequence[str]) -> list[int]:
     """Character offsets in `name` where a key token sits: 0, and where it stops sharing a prefix with each other
-    candidate (len(name) when the name is itself a prefix of another one: the token after it decides)."""
-    offsets = {0}
-    for other in candidates:
-        shared = len(os.path.commonprefix([name, other]))
-        if other != name and shared:
-            offsets.add(shared)
-    return sorted(offsets)
+    candidate (len(name) when the name is itself a prefix of another one: the token after it decides).
+
+    names: the candidates, sorted (as weighted_ranges gives them). The names sharing a prefix of `name` are one
+    run of the sorted list, found by bisection and narrowed prefix by prefix: O(len(name) log len(names)) a call.
+    Some other name shares exactly k characters where fewer others share k + 1 than share k."""
+    if not name:
+        return [0]
+    lo, hi = 0, len(names)
+    equal = bisect.bisect_right(names, name) - bisect.bisect_left(names, name)  # `name` itself is no other
+    offsets, sharing = [0], None  # sharing: how many other names share the prefix before this one
+    for k in range(1, len(name) + 1):
+        prefix = name[:k]
+        lo = bisect.bisect_left(names, prefix, lo, hi)
+        if prefix[-1] != _LAST_CHAR:  # the run ends before the first name past every one starting with prefix
+            hi = bisect.bisect_left(names, prefix[:-1] + chr(ord(prefix[-1]) + 1), lo, hi)
+        others = hi - lo - equal
+        if sharing is not None and others < sharing:
+            offsets.append(k - 1)
+        if others == 0:
+            return offsets
+        sharing = others
+    return offsets + [len(name)]  # longer names start with all of it
+
+
+_LAST_CHAR = chr(0x10FFFF)
 
 
 def name_offsets(content: str, names: Sequence[str]) -> list[int | None]:
