@@ -74,6 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     datasets.disable_caching()  # every build maps afresh
+    datasets.disable_progress_bars()
     with tempfile.TemporaryDirectory() as tmp:  # loaded as OpenRLHF's blending_datasets loads a .jsonl
         write_jsonl(f"{tmp}/synth.jsonl", synth(args.n, 0.17, seed=0))
         data = datasets.load_dataset("json", data_files=f"{tmp}/synth.jsonl", split="train", keep_in_memory=True)

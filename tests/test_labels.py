@@ -28,7 +28,8 @@ def bad(**changes):
 CASES = [
     ("not json", "", "not JSON"),
     ("[]", "", "expected a JSON object"),
-    ("[" * 5000 + "]" * 5000, "", "nested too deeply"),
+    ("[" * 5000 + "]" * 5000, "", "not JSON (depth limit exceeded"),
+    ('{"tools": [{"name": "f"}], "gold": {"name": "f", "arguments": {"a": NaN}}}', "", "not JSON"),
     (bad(tools=...), "tools", "missing"),  # finding 3: a correct answer would score -2
     (bad(tools=[]), "tools", "non-empty list"),
     (bad(tools=[None]), "tools[0].name", "expected a tool name, got null"),

@@ -54,6 +54,7 @@ def load_table(source: str | Path | dict | None = None) -> dict[str, float]:
 
 
 TABLE = load_table(os.environ.get("TL_IRM_TABLE"))
+TABLE_BOUNDS = reward_bounds(TABLE)  # the lowest and highest reward, mapped to scores 0 and 1
 MAX_RESPONSE_CHARS = int(os.environ.get("TL_MAX_RESPONSE_CHARS", MAX_TEXT_CHARS))
 
 
@@ -62,10 +63,12 @@ def irm_reward(verdict: Verdict, table: dict[str, float] = TABLE) -> float:
     return pooled_reward(verdict.findings, table)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)
 def label_gold(label: str) -> Gold:
     """The prepared gold of a label string (tl_plugin.core.labels.read_label): LabelError names what is wrong
-    with a bad label. Cached by content: a label repeats across the samples of its prompt."""
+    with a bad label. Cached by content: a label repeats across the samples of its prompt, which OpenRLHF sends
+    within one rollout batch; 1,024 labels cover a batch, and a larger cache only gives the garbage collector
+    more to walk (with every label distinct, 8,192 cached labels halved the throughput)."""
     return read_label(label)
 
 
@@ -74,12 +77,13 @@ _SPECIAL_AT_END = re.compile(r"(?:<\|[^|<>]{1,40}\|>|</s>|<eos>|<end_of_turn>)$"
 
 
 def _response(query: str, prompt: str) -> str:
-    """The query minus its prompt, and minus end-of-sequence tokens. A prompt OpenRLHF truncated from the left no
-    longer prefixes the query: cut after its last 256 characters instead."""
-    if query.startswith(prompt):
+    """The query minus its prompt, and minus end-of-sequence tokens: the response starts where the prompt's last
+    256 characters end (comparing those, not the whole prompt, saves a scan of a long system prompt per sample).
+    A prompt OpenRLHF truncated from the left sits elsewhere in the query: its tail is looked for."""
+    tail = prompt[-256:]
+    if query.startswith(tail, len(prompt) - len(tail)):
         response = query[len(prompt) :]
     else:
-        tail = prompt[-256:]
         at = query.rfind(tail) if tail else -1
         response = query[at + len(tail) :] if at >= 0 else query
     response = response.rstrip()
@@ -94,9 +98,12 @@ def _response(query: str, prompt: str) -> str:
 _LOGGED = (*IRM_TABLE, "ts", "pi", "cf")  # extra_logs: "irm_<name>" = share of the batch with that finding
 
 
-def _findings(v: Verdict) -> tuple[bool, ...]:
-    """The flags of one verdict, in _LOGGED's order."""
-    return (*(name in v.findings for name in IRM_TABLE if name != "correct"), v.correct, v.ts, v.pi, v.cf)
+_LOG_KEYS = [f"irm_{name}" for name in _LOGGED]
+
+
+@lru_cache(maxsize=64)
+def _bounds(table: tuple[tuple[str, float], ...]) -> tuple[float, float]:
+    return reward_bounds(dict(table))
 
 
 def _tensor(values: list[float]) -> torch.Tensor:
@@ -127,12 +134,21 @@ def reward_func(
             where = f"sample {i} of the batch; the label starts {_head(label)}"
             raise LabelError(e.field, f"{e.problem} ({where})") from None
         verdicts.append(judge(_response(query, prompt), gold, max_chars=MAX_RESPONSE_CHARS))
-    rewards = [irm_reward(v, table) for v in verdicts]
-    low, high = reward_bounds(table)
-    scores = [min(1.0, max(0.0, (r - low) / (high - low))) if high > low else 1.0 for r in rewards]
+    low, high = TABLE_BOUNDS if table is TABLE else _bounds(tuple(table.items()))
+    rewards, scores, counts = [], [], dict.fromkeys(_LOGGED, 0)
+    for verdict in verdicts:
+        findings = verdict.findings
+        reward = pooled_reward(findings, table)
+        rewards.append(reward)
+        scores.append(min(1.0, max(0.0, (reward - low) / (high - low))) if high > low else 1.0)
+        for name in findings:
+            counts[name] += 1
+        counts["correct"] += not findings
+        counts["ts"] += verdict.ts
+        counts["pi"] += verdict.pi
+        counts["cf"] += verdict.cf
     n = max(len(verdicts), 1)
-    totals = [sum(column) for column in zip(*map(_findings, verdicts))] or [0] * len(_LOGGED)
-    extra_logs = {f"irm_{name}": total / n for name, total in zip(_LOGGED, totals)}
+    extra_logs = {key: count / n for key, count in zip(_LOG_KEYS, counts.values())}
     return {"rewards": _tensor(rewards), "scores": _tensor(scores), "extra_logs": extra_logs}
 
 

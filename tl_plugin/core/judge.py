@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import Any
 
 from tl_plugin.core import bfcl, rotbench
@@ -83,6 +84,8 @@ class Verdict:
         """The negative findings in the IRM table's terms (tl_plugin.core.rewards), empty when correct."""
         if not self.parsed:
             return ("format_error",)
+        if not (self.tool_hallucinated or self.wrong_tool or self.parameter_error or self.content_mismatch):
+            return ()  # the common case first: the reward asks every verdict
         flags = (
             ("tool_hallucination", self.tool_hallucinated),
             ("wrong_tool", self.wrong_tool),
@@ -130,19 +133,20 @@ class Gold:
         self.alternatives = _alternatives(gold)
         if any(too_deep(call.arguments) for answer in self.alternatives for call in answer):
             raise ValueError(f"gold arguments nest over {MAX_DEPTH} levels deep")  # as parse bounds predictions
-        self.params: dict[str, tuple[dict | None, tuple[str, ...]]] = {}  # name -> (properties or None, required)
-        self.functions = [function_schema(t) if isinstance(t, dict) else {"name": t} for t in tools or ()]
-        self.names = [schema.get("name") for schema in self.functions]  # in order, duplicates kept (RoTBench)
-        for schema in self.functions:
-            parameters = schema.get("parameters")
-            properties, required = None, ()  # None: the keys are unknown, so none counts as hallucinated
-            if isinstance(parameters, dict):  # schemas come from users: keep only well-formed parts
-                given = parameters.get("properties", {})
-                if isinstance(given, dict):
-                    properties = {k: spec if isinstance(spec, dict) else {} for k, spec in given.items()}
-                if isinstance(parameters.get("required"), list):
-                    required = tuple(k for k in parameters["required"] if isinstance(k, str))
-            self.params[schema.get("name")] = (properties, required)
+        # Only what judging reads is kept: a cached Gold holding its whole label gives the garbage collector the
+        # label's every object to walk, which halved the reward's throughput. BFCL's scorer reads full schemas.
+        self.names: list = []  # in order, duplicates kept (RoTBench)
+        self.params: dict[str, tuple[dict | None, tuple[str, ...]]] = {}  # name -> (properties, required keys)
+        self.problems: list[tuple[int, str, str]] = []  # (tool index, field, what is wrong) of unused schema parts
+        self.functions = []
+        for i, tool in enumerate(tools or ()):
+            schema = function_schema(tool) if isinstance(tool, dict) else {"name": tool}
+            name = schema.get("name")
+            self.names.append(name)
+            if mode == "bfcl":
+                self.functions.append(schema)
+            if isinstance(name, str):  # the last tool of a name wins
+                self.params[name] = self._parameters(i, schema.get("parameters"), mode == "bfcl")
         # RoTBench's positional rules: the last tool is finish, the second-to-last ask_to_user
         self.unchecked = (
             {*self.names[-2:], *rotbench.UNCHECKED_NAMES}
@@ -153,7 +157,34 @@ class Gold:
         )
         self.finish_alias = self.names[-1] if mode == "rotbench" and self.names else None
         many = len(self.alternatives[0]) > 1
-        self.category = category or ("parallel" if many else "multiple" if len(self.functions) > 1 else "simple")
+        self.category = category or ("parallel" if many else "multiple" if len(self.names) > 1 else "simple")
+
+    def _parameters(self, i: int, parameters: Any, specs: bool) -> tuple[dict | None, tuple[str, ...]]:
+        """(properties, required keys) of tool i's parameter schema; properties maps each key to its schema when
+        `specs` (BFCL compares values by type), else to None, and is None when the keys are unknown, so none counts
+        as hallucinated. Schemas come from users: only their well-formed parts count; the others are listed in
+        `problems`, for callers that want them fixed (tl_plugin.core.labels)."""
+        if parameters is None:
+            return None, ()
+        if not isinstance(parameters, dict):
+            self.problems.append((i, "", "expected a JSON schema object"))
+            return None, ()
+        given, listed = parameters.get("properties", {}), parameters.get("required", [])
+        properties, required = None, ()
+        if isinstance(given, dict):
+            properties = (
+                {k: v if isinstance(v, dict) else {} for k, v in given.items()} if specs else dict.fromkeys(given)
+            )
+        if not isinstance(given, dict) or not all(map(isinstance, given.values(), repeat(dict))):
+            self.problems.append((i, ".properties", "expected an object of parameter name -> schema object"))
+        if isinstance(listed, list) and all(map(isinstance, listed, repeat(str))):
+            required = tuple(listed)
+        elif isinstance(listed, list):
+            required = tuple(k for k in listed if isinstance(k, str))
+            self.problems.append((i, ".required", "expected a list of parameter names"))
+        else:
+            self.problems.append((i, ".required", "expected a list of parameter names"))
+        return properties, required
 
 
 def _alternatives(gold: Any) -> list[list[ToolCall]]:

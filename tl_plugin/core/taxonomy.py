@@ -189,7 +189,7 @@ def function_schema(tool: Mapping[str, Any]) -> Mapping[str, Any]:
     """The function schema `{"name", "description", "parameters"}` of a tool given bare or in OpenAI's
     `{"type": "function", "function": schema}` wrapper."""
     inner = tool.get("function")
-    return inner if isinstance(inner, Mapping) else tool
+    return tool if inner is None or not isinstance(inner, Mapping) else inner  # None first: the ABC check is slow
 
 
 def tool_names(tools: Iterable[Any]) -> set[str]:
