@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
-import uuid
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,7 +86,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.server = _embedded_server() if server is None else connect(server, http_timeout_s)
         self._owns_server = isinstance(server, (str, Sequence))  # URLs: the env made the client, so it closes it
         self._faults = {"instability_rate": fault_rate} if fault_rate else None
-        self._prompts: dict[int, tuple[str, str]] = {}  # task index -> (system prompt, tools as JSON)
+        self._prompts: dict[int, tuple] = {}  # task index -> (system prompt, tools as JSON, tool names)
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
         self.action_space = UnicodeText(MAX_ACTION_CHARS)
         self.messages: list[dict] | None = None  # None until reset
@@ -100,17 +100,17 @@ class ToolUseEnv(gym.Env[str, str]):
             task = options["task"]
             self.task = task if isinstance(task, Task) else Task.from_dict(task)
         else:
-            index = int(options.get("task_index", self.np_random.integers(len(self.tasks)))) % len(self.tasks)
+            index = options.get("task_index")
+            index = int(self.np_random.integers(len(self.tasks)) if index is None else index) % len(self.tasks)
             self.task = self.tasks[index]
-        self.session = uuid.uuid4().hex
+        self.session = secrets.token_hex(16)
         self.turn, self.successful_calls, self.done = 0, [], False
-        self.tool_names = {t["name"] for t in self.task.tools}
         self.messages, self._text = [], ""
-        system, tools = self._prompts_of(index)
+        system, tools, self.tool_names = self._prompts_of(index)
         self._append("system", system)
         self._append("user", self.task.query)
         self.category_counts = dict.fromkeys(CATEGORIES, 0)
-        self._observation = self._render()
+        self._observation = self._head = self.format.render(self.messages, self.tokenizer)
         info = self._info([], [], "")
         info["tools"] = json.loads(tools)  # a copy: callers may change it
         return self._observation, info
@@ -141,16 +141,12 @@ class ToolUseEnv(gym.Env[str, str]):
         reward = self._task_reward(answer) if terminated else step_reward(categories, self.table)
         for message in feedback:
             self._append("tool", message)
-        observation = self._render()
+        observation, appended = self._observe(before, text, len(feedback))
         truncated = not terminated and len(observation) > MAX_OBSERVATION_CHARS
         self._observation = observation[:MAX_OBSERVATION_CHARS]
         self.done = terminated
-        if observation.startswith(before) and observation.startswith(text, len(before)):  # the usual, append-only case
-            appended = observation[len(before) + len(text) :]
-        else:
-            appended = _after_common_prefix(before + text, observation)
         info = self._info([c.as_dict() for c in parsed.calls], categories, appended)
-        info.update(answer=answer, task_reward=reward if terminated else None)
+        info["answer"], info["task_reward"] = answer, reward if terminated else None
         return self._observation, reward, terminated, truncated, info
 
     def render(self) -> str | None:
@@ -161,10 +157,24 @@ class ToolUseEnv(gym.Env[str, str]):
             self.server.close()
 
     # ---------------------------------------------------------------- internals
-    def _render(self) -> str:
+    def _observe(self, before: str, text: str, feedback: int) -> tuple[str, str]:
+        """(observation, appended) after a step: the action `text` followed the observation `before`, then its
+        `feedback` tool messages came. Built-in layouts grow by appending. A chat template renders the new turn
+        with the system prompt and the query before it, whose cost is the same every turn, not the whole episode,
+        whose cost grows with it: the observation is the stream the OpenRLHF agent feeds the model. A template
+        that writes the turn otherwise is rendered whole, and what changed is found by its common prefix."""
         if self.format.layout is None:
-            return self.format.render(self.messages, self.tokenizer)
-        return self._text + self.format.generation_prompt
+            turn = self.messages[:2] + self.messages[-1 - feedback :]
+            window = self.format.render(turn, self.tokenizer)
+            if window.startswith(self._head) and window.startswith(text, len(self._head)):
+                appended = window[len(self._head) + len(text) :]
+                return before + text + appended, appended
+            observation = self.format.render(self.messages, self.tokenizer)
+        else:
+            observation = self._text + self.format.generation_prompt
+        if observation.startswith(before) and observation.startswith(text, len(before)):  # the usual, append-only case
+            return observation, observation[len(before) + len(text) :]
+        return observation, _after_common_prefix(before + text, observation)
 
     def _append(self, role: str, content: str) -> None:
         message = {"role": role, "content": content}
@@ -172,28 +182,33 @@ class ToolUseEnv(gym.Env[str, str]):
         if self.format.layout is not None:  # built-in layouts grow by appending
             self._text += self.format.message_text(message)
 
-    def _prompts_of(self, index: int | None) -> tuple[str, str]:
-        """The system prompt and the tools as JSON, written once per task of the env's list (the tool
-        documentation is the costly part of a reset)."""
+    def _prompts_of(self, index: int | None) -> tuple[str, str, frozenset[str]]:
+        """The system prompt, the tools as JSON and their names, written once per task of the env's list (the
+        tool documentation is the costly part of a reset)."""
         if index in self._prompts:
             return self._prompts[index]
-        prompts = self.format.system_prompt(self.task.tools), json.dumps(self.task.tools, ensure_ascii=False)
+        tools = self.task.tools
+        names = frozenset(t["name"] for t in tools)
+        prompts = self.format.system_prompt(tools), json.dumps(tools, ensure_ascii=False), names
         if index is not None:
             self._prompts[index] = prompts
         return prompts
 
     def _info(self, calls: list[dict], categories: list[Category], appended: str) -> dict[str, Any]:
-        flags = [_FLAGS[c] for c in categories]
+        de = ce = model_error = False
+        for category in categories:
+            d, c, m = _FLAGS[category]
+            de, ce, model_error = de or d, ce or c, model_error or m
         return {
             "task_id": self.task.id,
             "turn": self.turn,
-            "messages": [dict(m) for m in self.messages],
+            "messages": list(map(dict.copy, self.messages)),
             "calls": calls,
             "categories": [c.value for c in categories],
-            "de": any(f[0] for f in flags),
-            "ce": any(f[1] for f in flags),
-            "model_error": any(f[2] for f in flags),
-            "category_counts": dict(self.category_counts),
+            "de": de,
+            "ce": ce,
+            "model_error": model_error,
+            "category_counts": self.category_counts.copy(),
             "appended": appended,
         }
 

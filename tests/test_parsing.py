@@ -344,3 +344,45 @@ def test_values_nested_over_the_limit_are_format_errors():
         parsed = parse(text)
         assert parsed.calls == [] and parsed.error.startswith("the call is nested over 100 levels deep")
     assert parsing.too_deep({"a": [[]]}, 2) and not parsing.too_deep({"a": [[]]}, 3) and not parsing.too_deep(5, 0)
+
+
+_simple_value = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=8).map(json.dumps),  # JSON escapes: ast's
+    st.text(st.characters(blacklist_characters="'\\\n\r\x00"), max_size=8).map(lambda s: f"'{s}'"),
+    st.integers(-(10**40), 10**40).map(str),
+    st.floats(allow_nan=False).map(repr),
+    st.sampled_from(["True", "false", "None", "null", "NONE", "x", "1_000", "01", "1.", ".5", "1e5", "-0", "0x1f"]),
+)
+_simple_key = st.sampled_from(["a", "city", "_b", "class", "None", "match", "__debug__", "ab1", "é", "a b"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    name=st.sampled_from(["f", "get_weather", "math.sqrt", "a.b.c", "class.x", "f1", "é"]),
+    pairs=st.lists(st.tuples(_simple_key, _simple_value), max_size=4),
+    spaces=st.sampled_from(["", " ", "\t", "  "]),
+    tail=st.sampled_from(["", ",", " ,", "\n"]),
+)
+def test_the_simple_call_fast_path_reads_as_ast_does(name, pairs, spaces, tail):
+    """Issue 14: the one-line fast path gives exactly ast's calls wherever it answers, and leaves the rest to it."""
+    text = f"{name}(" + ",".join(f"{spaces}{k}{spaces}={spaces}{v}" for k, v in pairs) + f"{tail})"
+    fast = parsing._simple_call(text)
+    try:
+        slow = parsing._read_python_ast(text)
+    except parsing._Malformed:
+        slow = None
+    if fast is not None:
+        assert [fast] == slow and [type(v) for v in fast.arguments.values()] == [
+            type(v) for v in slow[0].arguments.values()
+        ]
+
+
+
+def test_the_fast_path_answers_the_common_calls_and_only_those():
+    assert parsing._simple_call('get_weather(city="Paris", days=3)') == WEATHER
+    assert parsing._simple_call("f()") == ToolCall("f", {})
+    assert parsing._simple_call("m.f(a=True, b=-1.5e3, c=null, d='x, y=2')") == ToolCall(
+        "m.f", {"a": True, "b": -1500.0, "c": None, "d": "x, y=2"}
+    )
+    for other in ('f(a="\\n")', "f(a=[1])", "f(a=x)", "f(1)", "f(a=1, a=2)", "f(**{'a': 1})", "[f(a=1)]", "f(a=1)\n"):
+        assert parsing._simple_call(other) is None, other  # left to ast

@@ -201,18 +201,24 @@ def _read_text(body: str) -> list[ToolCall]:
 
 
 def _read_python(body: str) -> list[ToolCall]:
+    simple = _simple_call(body)
+    return [simple] if simple is not None else _read_python_ast(body)
+
+
+def _read_python_ast(body: str) -> list[ToolCall]:
     try:  # one expression (a call, or a list of calls) is the common case, and "eval" mode parses it faster
-        statements = [ast.Expr(ast.parse(body, _SOURCE, "eval").body)]
-    except (SyntaxError, ValueError):
-        statements = None
-    try:  # statements need a newline or ";": without one, "exec" mode would fail where "eval" did, at twice the cost
-        if statements is None and "\n" not in body and ";" not in body:
-            ast.parse(body, _SOURCE, "eval")  # raises again, with the error to report
-        statements = statements or ast.parse(body, _SOURCE, "exec").body
-    except SyntaxError as e:
-        raise _Malformed(f"invalid Python call syntax ({e.msg}, line {e.lineno}); write {_PY_EXAMPLE}") from None
-    except ValueError as e:  # null bytes, integer literals beyond the digit limit
-        raise _Malformed(f"unreadable Python call ({e}); write {_PY_EXAMPLE}") from None
+        statements, error = [ast.Expr(ast.parse(body, _SOURCE, "eval").body)], None
+    except (SyntaxError, ValueError) as e:
+        statements, error = None, e
+    if statements is None and ("\n" in body or ";" in body):  # statements; on one line "exec" fails as "eval" did
+        try:
+            statements = ast.parse(body, _SOURCE, "exec").body
+        except (SyntaxError, ValueError) as e:
+            error = e
+    if isinstance(error, SyntaxError) and statements is None:
+        raise _Malformed(f"invalid Python call syntax ({error.msg}, line {error.lineno}); write {_PY_EXAMPLE}")
+    if statements is None:  # null bytes, integer literals beyond the digit limit
+        raise _Malformed(f"unreadable Python call ({error}); write {_PY_EXAMPLE}")
     calls = []
     for statement in statements:
         if not isinstance(statement, ast.Expr):
@@ -225,6 +231,46 @@ def _read_python(body: str) -> list[ToolCall]:
     if not calls:
         raise _Malformed(f"no call found; write {_PY_EXAMPLE}")
     return calls
+
+
+# The fast path for the common call, `name(key="text", n=3, flag=True)`, on one line: a regular expression reads
+# exactly the subset where Python's reading is plain (ASCII names, no keywords, strings without backslashes or
+# quotes inside, decimal numbers); anything else, or anything odd, goes to `ast`, which decides as before.
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_NUMBER = r"-?(?:0|[1-9][0-9]{0,30})(?:\.[0-9]{1,30})?(?:[eE][+-]?[0-9]{1,3})?"
+_VALUE = rf"""(?:"[^"\\\n\r\x00]*"|'[^'\\\n\r\x00]*'|{_NUMBER}|[A-Za-z]+)"""
+_SIMPLE_HEAD = re.compile(rf"({_NAME}(?:\.{_NAME})*)\(")
+_SIMPLE_ARG = re.compile(rf"[ \t]*({_NAME})[ \t]*=[ \t]*({_VALUE})[ \t]*([,)])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _simple_call(body: str) -> ToolCall | None:
+    """The call of a one-line `name(key=literal, ...)` body, read as `ast` would; None for anything else."""
+    head = _SIMPLE_HEAD.match(body)
+    if head is None or body[-1] != ")" or (not body.isascii() and _SURROGATE.search(body)):
+        return None
+    name, arguments, pos = head.group(1), {}, head.end()
+    if any(iskeyword(part) for part in name.split(".")):
+        return None
+    if pos == len(body) - 1:  # name()
+        return ToolCall(name, arguments)
+    while pos < len(body):  # one argument a match, up to its "," or the closing ")"
+        arg = _SIMPLE_ARG.match(body, pos)
+        if arg is None:
+            return None
+        key, value, end = arg.groups()
+        if iskeyword(key) or key in arguments or key == "__debug__" or (end == ")" and arg.end() != len(body)):
+            return None
+        if value[0] in "\"'":
+            arguments[key] = value[1:-1]
+        elif value[0].isalpha():
+            if value.lower() not in _JSON_NAMES:  # True, False, None, and the JSON spellings, as _literal reads them
+                return None  # a variable name: ast says what is wrong
+            arguments[key] = _JSON_NAMES[value.lower()]
+        else:
+            arguments[key] = float(value) if "." in value or "e" in value or "E" in value else int(value)
+        pos = arg.end()
+    return ToolCall(name, arguments)
 
 
 def _python_call(node: ast.AST) -> ToolCall:
