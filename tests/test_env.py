@@ -165,9 +165,28 @@ def test_chat_template_format_uses_the_tokenizers_template():
 
     tokenizer = train_tokenizer("bpe")
     env = weather_env(prompt_format="chat_template", tokenizer=tokenizer)
-    observation, *_ = env.step('get_weather_current(city="Paris")')
-    full = [{"role": "system", "content": env.messages[0]["content"]}, *env.messages[1:]]
-    assert observation == tokenizer.apply_chat_template(full, tokenize=False, add_generation_prompt=True)
+    for action in ('get_weather_current(city="Paris", x=1)', "oops(", 'get_weather_current(city="Paris")'):
+        before = env._observation
+        observation, _, _, _, info = env.step(action)
+        assert observation == tokenizer.apply_chat_template(env.messages, tokenize=False, add_generation_prompt=True)
+        assert observation == before + action + info["appended"]  # the turn alone was rendered (issue 14)
+
+
+def test_a_chat_template_that_rewrites_earlier_turns_is_rendered_whole():
+    """A template that shortens every assistant turn but the last cannot be rendered turn by turn: the env renders
+    the episode and hands back what changed after the common prefix."""
+    from helpers import train_tokenizer
+
+    tokenizer = train_tokenizer("bpe")
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+        "{% if m['role'] == 'assistant' and not loop.last %}(call){% else %}{{ m['content'] }}{% endif %}"
+        "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    env = weather_env(prompt_format="chat_template", tokenizer=tokenizer)
+    observation, _, _, _, info = env.step('get_weather_current(city="Paris")')
+    assert observation == tokenizer.apply_chat_template(env.messages, tokenize=False, add_generation_prompt=True)
+    assert "<|im_start|>assistant\n(call)<|im_end|>" in observation and info["appended"].startswith("(call)")
 
 
 def test_tooleyes_queries_with_their_catalog_folders(data_dir):

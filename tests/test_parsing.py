@@ -377,7 +377,6 @@ def test_the_simple_call_fast_path_reads_as_ast_does(name, pairs, spaces, tail):
         ]
 
 
-
 def test_the_fast_path_answers_the_common_calls_and_only_those():
     assert parsing._simple_call('get_weather(city="Paris", days=3)') == WEATHER
     assert parsing._simple_call("f()") == ToolCall("f", {})
