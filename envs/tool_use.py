@@ -122,7 +122,6 @@ class ToolUseEnv(gym.Env[str, str]):
             gym.logger.warn("step() called after the episode terminated; call reset() to start a new one")
             return self._observation, 0.0, True, False, self._info([], [], "")
         text = (action if isinstance(action, str) else str(action))[:MAX_ACTION_CHARS]
-        before = self._observation
         self.turn += 1
         self._append("assistant", text)
         parsed = self.format.parse(text)
@@ -141,7 +140,7 @@ class ToolUseEnv(gym.Env[str, str]):
         reward = self._task_reward(answer) if terminated else step_reward(categories, self.table)
         for message in feedback:
             self._append("tool", message)
-        observation, appended = self._observe(before, text, len(feedback))
+        observation, appended = self._observe(text, len(feedback))
         truncated = not terminated and len(observation) > MAX_OBSERVATION_CHARS
         self._observation = observation[:MAX_OBSERVATION_CHARS]
         self.done = terminated
@@ -157,18 +156,23 @@ class ToolUseEnv(gym.Env[str, str]):
             self.server.close()
 
     # ---------------------------------------------------------------- internals
-    def _observe(self, before: str, text: str, feedback: int) -> tuple[str, str]:
-        """(observation, appended) after a step: the action `text` followed the observation `before`, then its
+    def _observe(self, text: str, feedback: int) -> tuple[str, str]:
+        """(observation, appended) after a step: the action `text` followed the last observation, then its
         `feedback` tool messages came. Built-in layouts grow by appending. A chat template renders the new turn
         with the system prompt and the query before it, whose cost is the same every turn, not the whole episode,
         whose cost grows with it: the observation is the stream the OpenRLHF agent feeds the model. A template
         that writes the turn otherwise is rendered whole, and what changed is found by its common prefix."""
+        before, self._observation = self._observation, ""
         if self.format.layout is None:
             turn = self.messages[:2] + self.messages[-1 - feedback :]
             window = self.format.render(turn, self.tokenizer)
             if window.startswith(self._head) and window.startswith(text, len(self._head)):
                 appended = window[len(self._head) + len(text) :]
-                return before + text + appended, appended
+                # `before` is the only reference left unless the caller kept the last observation: CPython then
+                # grows it in place, where `before + text + appended` would copy the whole episode every turn
+                before += text
+                before += appended
+                return before, appended
             observation = self.format.render(self.messages, self.tokenizer)
         else:
             observation = self._text + self.format.generation_prompt
