@@ -18,9 +18,9 @@ History = list[dict[str, float]]
 
 
 def _mean_curve(runs: list[History]) -> History:
-    """The seeds' evaluations averaged step by step."""
+    """The seeds' evaluations averaged step by step (the metrics every seed has at that step)."""
     return [
-        {"step": evals[0]["step"], **{m: statistics.fmean(e[m] for e in evals) for m in METRICS}}
+        {"step": evals[0]["step"], **{m: statistics.fmean(e[m] for e in evals) for m in METRICS if m in evals[0]}}
         for evals in zip(*runs)
     ]
 
@@ -100,8 +100,8 @@ def curves(histories: dict[str, list[History]], path: Path) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for ax, metric in zip(axes.flat, METRICS):
         for variant, runs in histories.items():
-            curve = _mean_curve(runs)
-            ax.plot([e["step"] for e in curve], [e[metric] for e in curve], marker=".", label=variant)
+            curve = [e for e in _mean_curve(runs) if metric in e]
+            ax.plot([e["step"] for e in curve], [e[metric] for e in curve], marker="o", label=variant)
         ax.set_title(metric + (" (lower is better)" if metric in LOWER_IS_BETTER else ""))
         ax.set_xlabel("training step")
         ax.set_ylim(0, 100)
@@ -116,7 +116,8 @@ def markdown(histories: dict[str, list[History]], sft_steps: int, seeds: int, he
     return (
         f"# TL-Training ablation (the paper's Table 5, in small)\n\n{header}\n\n"
         f"## Held-out built-in tasks, after training (mean ±std over {seeds} seed(s))\n\n"
-        "TS/PI/CF: the first call, single-turn; DE/CE/VA: whole ToolUse-v0 episodes (DE, CE lower is better). "
+        "TS/PI/CF: the first call, single-turn; DE/CE/VA: whole ToolUse-v0 episodes, played at the end of training "
+        "(DE, CE lower is better). "
         "▲/▼: better/worse than standard SFT.\n\n" + ablation_table(histories) + "\n\n"
         "## Sample efficiency\n\n" + efficiency_table(histories, sft_steps) + "\n"
     )

@@ -25,7 +25,7 @@ from tl_plugin.eval.scoring import aggregate, score_items
 from tl_plugin.eval.suites import Item
 
 logger = logging.getLogger(__name__)
-Evaluate = Callable[[Any], dict[str, float]]
+Evaluate = Callable[[Any, bool], dict[str, float]]  # (model, with episodes?) -> metrics
 
 
 def weighted_nll(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
@@ -44,14 +44,17 @@ class _WeightedSFTTrainer(Trainer):
 
 
 class _EvalEvery(TrainerCallback):
-    """Evaluates every `every` steps and at the last one, appending {"step", metrics...} to `history`."""
+    """Evaluates every `every` steps and at the last one, appending {"step", metrics...} to `history`: the
+    single-turn metrics each time, the episodes' at the last step (a half-trained model plays every episode to the
+    turn limit, which would cost more than the training)."""
 
     def __init__(self, evaluate: Evaluate, every: int, history: list[dict], offset: int = 0) -> None:
         self.evaluate, self.every, self.history, self.offset = evaluate, every, history, offset
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        if state.global_step % self.every == 0 or state.global_step == state.max_steps:
-            self.history.append({"step": self.offset + state.global_step, **self.evaluate(model)})
+        last = state.global_step == state.max_steps
+        if state.global_step % self.every == 0 or last:
+            self.history.append({"step": self.offset + state.global_step, **self.evaluate(model, last)})
             logger.info("step %d: %s", self.offset + state.global_step, self.history[-1])
 
 
@@ -150,17 +153,21 @@ def train_irm(
 
 
 def evaluator(tokenizer: Any, items: list[Item], tasks: list[Task], config: Config) -> Evaluate:
-    """A function of a model: greedy TS/PI/CF of the items' first calls and DE/CE/VA of the tasks' episodes."""
+    """A function of a model: greedy TS/PI/CF of the items' first calls and, with `episodes`, DE/CE/VA of the
+    tasks' ToolUse-v0 episodes."""
 
-    def evaluate(model: Any) -> dict[str, float]:
+    def evaluate(model: Any, episodes: bool = True) -> dict[str, float]:
         was_training = model.training
         backend = HFBackend(
             (model, tokenizer), FORMAT, config.max_new_tokens, batch_size=64, stop=STOP[FORMAT], quiet=True
         )
         predictions = backend.generate([item.messages for item in items], [item.tools for item in items])
         single = aggregate(items, score_items(items, predictions))["builtin"]
-        multi = episode_metrics(run_episodes(backend, tasks, FORMAT, batch_size=64, progress=False))
+        metrics = {k: single[k] for k in ("TS", "PI", "CF")}
+        if episodes:
+            multi = episode_metrics(run_episodes(backend, tasks, FORMAT, batch_size=64, progress=False))
+            metrics |= {k: round(multi[k], 2) for k in ("DE", "CE", "VA")}
         model.train(was_training)
-        return {**{k: single[k] for k in ("TS", "PI", "CF")}, **{k: round(multi[k], 2) for k in ("DE", "CE", "VA")}}
+        return metrics
 
     return evaluate
