@@ -7,8 +7,10 @@ model meets in the env reads like its training data. `call` never raises, whatev
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 import random
 import signal
 import threading
@@ -20,38 +22,26 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
-from jsonschema.exceptions import ValidationError, best_match
+import orjson
 
 from tl_plugin.core.taxonomy import (
     CRASH_MESSAGE,
     INSTABILITY_MESSAGES,
     Category,
     call_failure_message,
-    invalid_argument_message,
-    missing_arguments_message,
     undefined_tool_message,
-    unexpected_argument_message,
 )
 from tool_server.builtin import builtin_catalog
 from tool_server.catalog import Catalog, Tool, ToolCallFailure, canonical_json, load_catalog, mock_output
+from tool_server.validate import MAX_ARGUMENT_BYTES, Feedback, check, json_type, oversized
+from tool_server.validate import error as _error
 
-Feedback = dict[str, Any]
 FAULT_KEYS = ("instability_rate", "instability_kind", "call_failure")
-# jsonschema keyword -> (kind in details, reason template); type and enum are worded in _invalid.
-_REASONS = {
-    "format": ("format", "must be a valid '{}' string"),
-    "pattern": ("format", "must match the pattern {}"),
-    "minimum": ("range", "must be >= {}"),
-    "maximum": ("range", "must be <= {}"),
-    "exclusiveMinimum": ("range", "must be > {}"),
-    "exclusiveMaximum": ("range", "must be < {}"),
-    "minLength": ("range", "must have at least {} characters"),
-    "maxLength": ("range", "must have at most {} characters"),
-    "minItems": ("range", "must have at least {} items"),
-    "maxItems": ("range", "must have at most {} items"),
-    "multipleOf": ("range", "must be a multiple of {}"),
-}
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+MAX_SESSION_BYTES = 1 << 20  # what one session's stateful tools may store (the arguments they were given)
+MAX_TOTAL_SESSION_BYTES = 256 << 20  # all sessions together; the least recently used go first beyond it
+MAX_RECORD_BYTES = 256 << 20  # the --record file; answers beyond it are served but not recorded
+CALL_THREADS = 8  # workers of acall() and of timed calls off the main thread
+log = logging.getLogger(__name__)
 
 
 class ToolServer:
@@ -61,9 +51,13 @@ class ToolServer:
     sequence of calls; fault_kinds are keys of INSTABILITY_MESSAGES (all by default).
     call_timeout_s: a tool running longer answers tool_instability (timeout).
     replay / record: a JSONL cache keyed by toolset, tool and canonical arguments; replayed answers are served
-    without running the tool, recorded ones appended as they happen. Stateful tools are never cached.
-    session_ttl_s, max_sessions: per-session state of stateful tools expires after this idle time, and the
-    least recently used session goes first beyond the cap.
+    without running the tool, recorded ones appended as they happen, up to max_record_bytes of file. Stateful
+    tools are never cached.
+    session_ttl_s, max_sessions, max_session_bytes, max_total_session_bytes: per-session state of stateful tools
+    expires after this idle time; a session stores at most max_session_bytes (counted as the arguments its
+    stateful calls carried; beyond, the call is a tool_call_failure), and the least recently used sessions go
+    first beyond max_sessions or max_total_session_bytes.
+    max_argument_bytes: arguments larger than this (as compact UTF-8 JSON) are a format_error, as over HTTP.
     """
 
     def __init__(
@@ -78,6 +72,10 @@ class ToolServer:
         record: str | Path | None = None,
         session_ttl_s: float = 1800.0,
         max_sessions: int = 10_000,
+        max_session_bytes: int = MAX_SESSION_BYTES,
+        max_total_session_bytes: int = MAX_TOTAL_SESSION_BYTES,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+        max_argument_bytes: int = MAX_ARGUMENT_BYTES,
     ):
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be in [0, 1], got {fault_rate}")
@@ -91,14 +89,20 @@ class ToolServer:
         self.catalog = builtin_catalog() if catalog is None else catalog
         self.fault_rate, self.call_timeout_s = fault_rate, call_timeout_s
         self.session_ttl_s, self.max_sessions = session_ttl_s, max_sessions
+        self.max_session_bytes, self.max_total_session_bytes = max_session_bytes, max_total_session_bytes
+        self.max_record_bytes, self.max_argument_bytes = max_record_bytes, max_argument_bytes
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._sessions: OrderedDict[str | None, tuple[float, dict]] = OrderedDict()
+        # session id -> [last use, state, bytes stored]; _session_bytes is the sum of the last.
+        self._sessions: OrderedDict[str | None, list] = OrderedDict()
+        self._session_bytes = 0
         self._cache: dict[str, Feedback] = _read_cache(Path(replay)) if replay else {}
         self._record = open(record, "a", encoding="utf-8") if record else None  # closed by close()
-        # Off the main thread tools run in worker threads, so a slow one can be abandoned at the timeout; a worker
-        # stuck in a tool that never returns stays busy, hence several of them.
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tool")
+        self._record_bytes = self._record.tell() if self._record else 0
+        # acall() runs whole calls in these threads, and call() off the main thread runs tools there, so a slow
+        # tool can be abandoned at the timeout; a worker stuck in a tool that never returns stays busy, hence
+        # several of them.
+        self._pool = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="tool")
 
     def tools(self, names: Iterable[str] | None = None, toolset: str | None = None) -> list[dict]:
         """OpenAI function schemas `{"name", "description", "parameters"}` (the catalog's own dicts: copy before
@@ -118,31 +122,25 @@ class ToolServer:
         session: id of the per-session state of stateful tools; toolset: the catalog folder to resolve the name
         in first; faults: this request's `{"instability_rate", "instability_kind", "call_failure"}`.
         """
+        return self._answer(name, arguments, session, toolset, faults, self._bounded)
+
+    async def acall(
+        self,
+        name: Any,
+        arguments: Any,
+        session: Any = None,
+        toolset: Any = None,
+        faults: Any = None,
+    ) -> Feedback:
+        """`call` for an event loop: the whole call (validation too) runs in a worker thread and is awaited
+        call_timeout_s at most, so a slow tool or a large argument holds up no other request."""
+        job = functools.partial(self._answer, name, arguments, session, toolset, faults, _inline)
         try:
-            problem = _envelope_problem(name, arguments, session, toolset, faults)
-            if problem:
-                return _error(Category.FORMAT_ERROR, problem, name if isinstance(name, str) else None, {})
-            tool = self.catalog.resolve(name, toolset)
-            if tool is None:
-                return _error(Category.TOOL_HALLUCINATION, undefined_tool_message(name), name, {})
-            early = _validate(tool, arguments) or self._fault(name, faults or {})
-            if early:
-                return early
-            cached = (self._cache or self._record) and not tool.stateful
-            key = canonical_json([tool.toolset, name, arguments]) if cached else None
-            if key in self._cache:
-                return self._cache[key]
-            state = self._session(session) if tool.stateful else None
-            feedback = self._bounded(name, functools.partial(_run, tool, arguments, state))
-            if self._record and key is not None:
-                entry = {"key": key, "tool": name, "arguments": arguments, "feedback": feedback}
-                line = json.dumps(entry, ensure_ascii=False, default=str)
-                with self._lock:
-                    self._record.write(line + "\n")
-                    self._record.flush()
-            return feedback
-        except Exception as exc:  # a bug of ours must still answer in the taxonomy
-            return _error(Category.OTHER, CRASH_MESSAGE, name, {"exception": type(exc).__name__, "text": str(exc)})
+            return await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(self._pool, job), self.call_timeout_s
+            )
+        except asyncio.TimeoutError:
+            return _timeout(name if isinstance(name, str) else "tool", self.call_timeout_s)
 
     def close(self) -> None:
         """Stop the worker threads and close the record file."""
@@ -150,10 +148,59 @@ class ToolServer:
         if self._record:
             self._record.close()
 
+    def _answer(
+        self, name: Any, arguments: Any, session: Any, toolset: Any, faults: Any, bounded: Callable
+    ) -> Feedback:
+        try:
+            problem = _envelope_problem(name, arguments, session, toolset, faults)
+            if problem:
+                return _error(Category.FORMAT_ERROR, problem, name if isinstance(name, str) else None, {})
+            too_big, size = oversized(name, arguments, self.max_argument_bytes)
+            if too_big:
+                return too_big
+            tool = self.catalog.resolve(name, toolset)
+            if tool is None:
+                return _error(Category.TOOL_HALLUCINATION, undefined_tool_message(name), name, {})
+            early = check(tool, arguments) or self._fault(name, faults or {})
+            if early:
+                return early
+            cached = (self._cache or self._record) and not tool.stateful
+            key = canonical_json([tool.toolset, name, arguments]) if cached else None
+            if key in self._cache:
+                return self._cache[key]
+            state = None
+            if tool.stateful:
+                state = self._session(session, size)
+                if state is None:
+                    reason = f"session storage is full ({self.max_session_bytes} bytes)"
+                    return _error(Category.TOOL_CALL_FAILURE, call_failure_message(reason), name, {"storage": True})
+            feedback = bounded(name, functools.partial(_run, tool, arguments, state))
+            if state is not None:
+                self._charge(session, state)
+            if self._record and key is not None:
+                self._write_record({"key": key, "tool": name, "feedback": feedback})
+            return feedback
+        except Exception as exc:  # a bug of ours must still answer in the taxonomy
+            return _error(Category.OTHER, CRASH_MESSAGE, name, {"exception": type(exc).__name__, "text": str(exc)})
+
+    def _write_record(self, entry: dict) -> None:
+        """Append one answer to the record file, unless it would pass max_record_bytes (said once, in the log).
+        ASCII-escaped: lone surrogates in a toolset or an output survive the round trip."""
+        line = json.dumps(entry, default=str) + "\n"
+        with self._lock:
+            if self._record_bytes + len(line) > self.max_record_bytes:
+                if self._record_bytes <= self.max_record_bytes:
+                    log.warning("record file reached %d bytes: further answers are not recorded", self._record_bytes)
+                    self._record_bytes = self.max_record_bytes + 1
+                return
+            self._record.write(line)
+            self._record.flush()
+            self._record_bytes += len(line)
+
     def _bounded(self, name: str, job: Callable[[], Feedback]) -> Feedback:
         """The job's feedback, or tool_instability (timeout) after call_timeout_s. On the main thread a SIGALRM
-        timer stops the tool (no thread hop on the hot path of the HTTP server, and a stuck tool really stops);
-        elsewhere the tool runs in a worker thread, abandoned at the timeout."""
+        timer stops the tool (no thread hop on the hot path, and a stuck tool really stops); elsewhere the tool
+        runs in a worker thread, abandoned at the timeout."""
         if _alarm_ready():
             try:
                 signal.setitimer(signal.ITIMER_REAL, self.call_timeout_s)
@@ -171,40 +218,69 @@ class ToolServer:
     def _fault(self, name: str, faults: dict) -> Feedback | None:
         """An injected fault for this call, if the dice (or the request) say so."""
         rate = faults.get("instability_rate", self.fault_rate)
-        with self._lock:
-            if rate > 0 and self._rng.random() < rate:
-                return instability_feedback(name, faults.get("instability_kind") or self._rng.choice(self.fault_kinds))
+        if rate > 0:
+            with self._lock:
+                if self._rng.random() < rate:
+                    kind = faults.get("instability_kind") or self._rng.choice(self.fault_kinds)
+                    return instability_feedback(name, kind)
         if faults.get("call_failure"):
             reason = f"{name} could not complete this request"
             return _error(Category.TOOL_CALL_FAILURE, call_failure_message(reason), name, {"injected": True})
         return None
 
-    def _session(self, session_id: str | None) -> dict:
-        """The state of a session (None: the shared default one), after dropping expired and surplus sessions."""
+    def _session(self, session_id: str | None, size: int) -> dict | None:
+        """The state of a session (None: the shared default one), after dropping expired and surplus sessions;
+        None when `size` more bytes would take it past max_session_bytes."""
         now = time.monotonic()
         with self._lock:
-            seen, state = self._sessions.pop(session_id, (now, {}))
-            state = state if now - seen <= self.session_ttl_s else {}
-            while self._sessions and (
-                len(self._sessions) >= self.max_sessions
-                or now - next(iter(self._sessions.values()))[0] > self.session_ttl_s
-            ):
-                self._sessions.popitem(last=False)  # least recently used first
-            self._sessions[session_id] = (now, state)
-            return state
+            seen, state, stored = self._sessions.pop(session_id, (now, {}, 0))
+            if now - seen > self.session_ttl_s:
+                state, self._session_bytes = {}, self._session_bytes - stored
+                stored = 0
+            self._sessions[session_id] = [now, state, stored]
+            self._evict(now)
+            return None if stored + size > self.max_session_bytes else state
+
+    def _charge(self, session_id: str | None, state: dict) -> None:
+        """Count what the session now stores (its state as JSON), then evict beyond max_total_session_bytes."""
+        try:
+            size = len(orjson.dumps(state, default=str))
+        except TypeError:
+            size = len(json.dumps(state, default=str))
+        with self._lock:
+            entry = self._sessions.get(session_id)
+            if entry is not None and entry[1] is state:
+                self._session_bytes += size - entry[2]
+                entry[2] = size
+                self._evict(time.monotonic())
+
+    def _evict(self, now: float) -> None:
+        """Drop the least recently used sessions while there are too many, they store too much or have expired
+        (the most recent one stays)."""
+        while len(self._sessions) > 1 and (
+            len(self._sessions) > self.max_sessions
+            or self._session_bytes > self.max_total_session_bytes
+            or now - next(iter(self._sessions.values()))[0] > self.session_ttl_s
+        ):
+            self._session_bytes -= self._sessions.popitem(last=False)[1][2]
+
+
+def _inline(name: str, job: Callable[[], Feedback]) -> Feedback:
+    """Run the job as it is: acall's caller holds the timeout."""
+    return job()
 
 
 def _envelope_problem(name: Any, arguments: Any, session: Any, toolset: Any, faults: Any) -> str | None:
     """What is wrong with the parts of a call around its arguments' values, or None."""
     if not isinstance(name, str):
-        return f"the tool name must be a string, not {_json_type(name)}"
+        return f"the tool name must be a string, not {json_type(name)}"
     if not isinstance(arguments, dict):
-        return f"{name}() argument after ** must be a mapping, not {_json_type(arguments)}"
+        return f"{name}() argument after ** must be a mapping, not {json_type(arguments)}"
     if not all(isinstance(key, str) for key in arguments):
         return f"{name}() keywords must be strings"
     for field, value in (("session", session), ("toolset", toolset)):
         if value is not None and not isinstance(value, str):
-            return f"'{field}' must be a string or null, not {_json_type(value)}"
+            return f"'{field}' must be a string or null, not {json_type(value)}"
     if faults is None:
         return None
     if not isinstance(faults, dict) or set(faults) - set(FAULT_KEYS):
@@ -217,44 +293,6 @@ def _envelope_problem(name: Any, arguments: Any, session: Any, toolset: Any, fau
     if not isinstance(faults.get("call_failure", False), bool):
         return "'faults.call_failure' must be a boolean"
     return None
-
-
-def _validate(tool: Tool, arguments: dict) -> Feedback | None:
-    """Feedback for the first problem of the arguments in the order hallucinated key > missing key > invalid
-    value, or None. Keys outside `properties` are hallucinated unless the schema explicitly allows extras."""
-    params = tool.schema["parameters"]
-    if params.get("additionalProperties", False) is False:
-        unexpected = [key for key in arguments if key not in params["properties"]]
-        if unexpected:
-            message = unexpected_argument_message(tool.name, unexpected[0])
-            return _error(Category.PARAMETER_HALLUCINATION, message, tool.name, {"unexpected": unexpected})
-    missing = [key for key in params.get("required", []) if key not in arguments]
-    if missing:
-        message = missing_arguments_message(tool.name, missing)
-        return _error(Category.PARAMETER_MISSING, message, tool.name, {"missing": missing})
-    if next(tool.validator.iter_errors(arguments), None) is None:
-        return None
-    return _invalid(tool.name, best_match(tool.validator.iter_errors(arguments)))
-
-
-def _invalid(name: str, error: ValidationError) -> Feedback:
-    key = str(error.path[0]) if error.path else ""
-    where = "".join(f"[{part!r}]" for part in list(error.path)[1:])  # inside a list or object argument
-    expected = error.validator_value
-    if error.validator == "type":
-        wanted = " or ".join(expected) if isinstance(expected, list) else expected
-        kind, reason = "type", f"must be {wanted}, not {_json_type(error.instance)}"
-    elif error.validator in ("enum", "const"):
-        values = expected if error.validator == "enum" else [expected]
-        kind, reason = "enum", "must be one of " + ", ".join(repr(v) for v in values)
-    elif error.validator in _REASONS:
-        kind, template = _REASONS[error.validator]
-        reason = template.format(expected)
-    else:  # anyOf, not, dependencies...: jsonschema's own words
-        kind, reason = "constraint", error.message
-    reason = f"{where} {reason}" if where else reason
-    details = {"argument": key, "kind": kind, "keyword": error.validator, "expected": expected}
-    return _error(Category.PARAMETER_INVALID, invalid_argument_message(name, key, reason), name, details)
 
 
 def _run(tool: Tool, arguments: dict, state: dict | None) -> Feedback:
@@ -294,10 +332,6 @@ def _alarm_ready() -> bool:
     return handler is _on_alarm
 
 
-def _error(category: Category, message: str, tool: str | None, details: dict) -> Feedback:
-    return {"ok": False, "category": category.value, "message": message, "tool": tool, "details": details}
-
-
 def instability_feedback(tool: str, kind: str) -> Feedback:
     """The feedback of an unstable service: `kind` is a key of taxonomy.INSTABILITY_MESSAGES."""
     message = INSTABILITY_MESSAGES[kind].format(tool=tool)
@@ -308,10 +342,6 @@ def _timeout(name: str, timeout_s: float) -> Feedback:
     feedback = instability_feedback(name, "timeout")
     feedback["details"]["timeout_s"] = timeout_s
     return feedback
-
-
-def _json_type(value: Any) -> str:
-    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def _read_cache(path: Path) -> dict[str, Feedback]:
