@@ -29,11 +29,10 @@ from tl_plugin.core.taxonomy import (
     INSTABILITY_MESSAGES,
     Category,
     call_failure_message,
-    undefined_tool_message,
 )
 from tool_server.builtin import builtin_catalog
 from tool_server.catalog import Catalog, Tool, ToolCallFailure, canonical_json, load_catalog, mock_output
-from tool_server.validate import MAX_ARGUMENT_BYTES, Feedback, check, json_type, oversized
+from tool_server.validate import MAX_ARGUMENT_BYTES, Feedback, check, json_type
 from tool_server.validate import error as _error
 
 FAULT_KEYS = ("instability_rate", "instability_kind", "call_failure")
@@ -155,13 +154,9 @@ class ToolServer:
             problem = _envelope_problem(name, arguments, session, toolset, faults)
             if problem:
                 return _error(Category.FORMAT_ERROR, problem, name if isinstance(name, str) else None, {})
-            too_big, size = oversized(name, arguments, self.max_argument_bytes)
-            if too_big:
-                return too_big
             tool = self.catalog.resolve(name, toolset)
-            if tool is None:
-                return _error(Category.TOOL_HALLUCINATION, undefined_tool_message(name), name, {})
-            early = check(tool, arguments) or self._fault(name, faults or {})
+            early, size = check(name, tool, arguments, self.max_argument_bytes)
+            early = early or self._fault(name, faults or {})
             if early:
                 return early
             cached = (self._cache or self._record) and not tool.stateful
@@ -322,14 +317,19 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 def _alarm_ready() -> bool:
     """Whether this thread can bound a call with SIGALRM: the main thread of a Unix process whose SIGALRM
-    nobody else uses (our handler is then installed, once)."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    nobody else used when we first looked (our handler is then installed, once; later looks are cached, as
+    signal.getsignal costs a tenth of a call)."""
+    if threading.current_thread() is not threading.main_thread():
         return False
-    handler = signal.getsignal(signal.SIGALRM)
-    if handler is signal.SIG_DFL:
-        signal.signal(signal.SIGALRM, _on_alarm)
-        return True
-    return handler is _on_alarm
+    if _ALARM[0] is None:
+        handler = signal.getsignal(signal.SIGALRM) if hasattr(signal, "setitimer") else None
+        if handler is signal.SIG_DFL:
+            signal.signal(signal.SIGALRM, _on_alarm)
+        _ALARM[0] = handler in (signal.SIG_DFL, _on_alarm)
+    return _ALARM[0]
+
+
+_ALARM: list[bool | None] = [None]  # whether SIGALRM is ours, once known
 
 
 def instability_feedback(tool: str, kind: str) -> Feedback:

@@ -22,6 +22,7 @@ from tl_plugin.core.taxonomy import (
     Category,
     invalid_argument_message,
     missing_arguments_message,
+    undefined_tool_message,
     unexpected_argument_message,
 )
 from tool_server.catalog import Tool
@@ -54,10 +55,19 @@ def json_type(value: Any) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def oversized(name: str, arguments: dict, max_bytes: int) -> tuple[Feedback | None, int]:
-    """(format_error feedback or None, the arguments' size in bytes): arguments nested deeper than MAX_DEPTH or
-    larger than `max_bytes` as compact UTF-8 JSON do not make a call, in process as over HTTP."""
-    if any(_too_deep(value, 1) for value in arguments.values()):
+def check(name: str, tool: Tool | None, arguments: dict, max_bytes: int) -> tuple[Feedback | None, int]:
+    """(feedback for the first problem of the call or None, the arguments' size in bytes as compact UTF-8 JSON).
+
+    The order: arguments nested deeper than MAX_DEPTH or larger than `max_bytes` (format_error) > unknown tool
+    (None) > hallucinated key > missing key > invalid value. Keys outside `properties` are hallucinated unless
+    the schema explicitly allows extras. Valid calls pass the compiled validator alone; jsonschema decides (and
+    words) whatever it does not pass.
+    """
+    if tool is not None and tool.fast is not None and _plain(arguments, 0, tool.integer_typed):
+        size = len(orjson.dumps(arguments))
+        if size <= max_bytes and tool.fast.is_valid(arguments):
+            return None, size
+    if _too_deep(arguments, 0):
         message = f"{name}() arguments are nested deeper than {MAX_DEPTH} levels"
         return error(Category.FORMAT_ERROR, message, name, {"max_depth": MAX_DEPTH}), 0
     try:
@@ -68,23 +78,12 @@ def oversized(name: str, arguments: dict, max_bytes: int) -> tuple[Feedback | No
     if size > max_bytes:
         message = f"{name}() arguments take {size} bytes, more than the {max_bytes} a call may carry"
         return error(Category.FORMAT_ERROR, message, name, {"bytes": size, "max_bytes": max_bytes}), size
-    return None, size
+    if tool is None:
+        return error(Category.TOOL_HALLUCINATION, undefined_tool_message(name), name, {}), size
+    return _explained(tool, arguments), size
 
 
-def _too_deep(value: Any, depth: int) -> bool:
-    if type(value) is dict:
-        return depth > MAX_DEPTH or any(_too_deep(item, depth + 1) for item in value.values())
-    if type(value) is list:
-        return depth > MAX_DEPTH or any(_too_deep(item, depth + 1) for item in value)
-    return False
-
-
-def check(tool: Tool, arguments: dict) -> Feedback | None:
-    """Feedback for the first problem of the arguments in the order hallucinated key > missing key > invalid
-    value, or None. Keys outside `properties` are hallucinated unless the schema explicitly allows extras.
-    Valid calls pass the compiled validator alone; jsonschema decides (and words) whatever it does not pass."""
-    if tool.fast is not None and tool.fast.is_valid(arguments) and _plain(tool, arguments):
-        return None
+def _explained(tool: Tool, arguments: dict) -> Feedback | None:
     params = tool.schema["parameters"]
     if params.get("additionalProperties", False) is False:
         unexpected = [key for key in arguments if key not in params["properties"]]
@@ -98,33 +97,47 @@ def check(tool: Tool, arguments: dict) -> Feedback | None:
     for key, value in arguments.items():
         reason = _problem(key) or _problem(value)
         if reason:
-            message = invalid_argument_message(tool.name, key, _WORDS.get(reason, reason))
+            message = invalid_argument_message(tool.name, key, reason)
             return error(Category.PARAMETER_INVALID, message, tool.name, {"argument": key, "kind": "json"})
     if next(tool.validator.iter_errors(arguments), None) is None:
         return None
     return _invalid(tool.name, best_match(tool.validator.iter_errors(arguments)))
 
 
-_WORDS = {
-    "non-finite": "must be a finite number",
-    "lone surrogate": "must be valid Unicode text (it holds a lone surrogate)",
-}
+def _plain(value: Any, depth: int, no_floats: bool) -> bool:
+    """Whether the compiled validator's yes is jsonschema's yes too: `value` is JSON nested MAX_DEPTH deep at
+    most, with finite numbers and valid Unicode, and (no_floats) without floats, where jsonschema-rs would take
+    5.0 for an integer."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or _utf8(value)
+    if kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return not no_floats and math.isfinite(value)
+    if depth > MAX_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _plain(k, 0, False) and _plain(v, depth + 1, no_floats) for k, v in value.items())
+    return kind is list and all(_plain(item, depth + 1, no_floats) for item in value)
 
 
-def _plain(tool: Tool, arguments: dict) -> bool:
-    """Whether the compiled validator's yes is jsonschema's yes too: every value is JSON (finite numbers, valid
-    Unicode), and no float stands where jsonschema-rs would take 5.0 for an integer."""
-    return _problem(arguments) is None and not (tool.integer_typed and _has_float(arguments))
+def _too_deep(value: Any, depth: int) -> bool:
+    """Whether lists and objects nest more than MAX_DEPTH levels below the arguments object (depth 0)."""
+    if type(value) is dict:
+        return depth > MAX_DEPTH or any(_too_deep(item, depth + 1) for item in value.values())
+    if type(value) is list:
+        return depth > MAX_DEPTH or any(_too_deep(item, depth + 1) for item in value)
+    return False
 
 
 def _problem(value: Any) -> str | None:
-    """Why JSON cannot carry `value` (a key of _WORDS or a reason), or None; `value` is nested MAX_DEPTH deep
-    at most (oversized() came first)."""
+    """Why JSON cannot carry `value`, in the words of the feedback, or None (nested MAX_DEPTH deep at most)."""
     kind = type(value)
     if kind is str:
-        return None if value.isascii() or _utf8(value) else "lone surrogate"
+        return None if value.isascii() or _utf8(value) else "must be valid Unicode text (it holds a lone surrogate)"
     if kind is float:
-        return None if math.isfinite(value) else "non-finite"
+        return None if math.isfinite(value) else "must be a finite number"
     if kind is int or kind is bool or value is None:
         return None
     if kind is dict:
@@ -146,14 +159,6 @@ def _utf8(text: str) -> bool:
         return True
     except UnicodeEncodeError:
         return False
-
-
-def _has_float(value: Any) -> bool:
-    if type(value) is float:
-        return True
-    if type(value) is dict:
-        return any(_has_float(item) for item in value.values())
-    return type(value) is list and any(_has_float(item) for item in value)
 
 
 def _invalid(name: str, error_: ValidationError) -> Feedback:
