@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from tl_plugin.core.taxonomy import CATEGORIES, INSTABILITY_MESSAGES
 from tool_server import ToolServer
 from tool_server.app import MAX_BODY_BYTES, create_app
+from tool_server.validate import MAX_ARGUMENT_BYTES
 
 SERVER = ToolServer(call_timeout_s=2.0)
 TOOLS = {tool["name"]: tool for tool in SERVER.tools()}
 LOOP = asyncio.new_event_loop()  # one loop and one client for every example: thousands of requests stay cheap
-CLIENT = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(SERVER)), base_url="http://fuzz")
+CLIENT = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(SERVER)), base_url="http://127.0.0.1")
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 # Integers stay within a million: is_prime's trial division is linear in sqrt(n) (bounded by the timeout, but
@@ -147,11 +148,14 @@ def test_huge_bodies_are_refused(size):
 
 
 def test_a_large_body_under_the_limit_is_served():
-    body = json.dumps(
-        {"name": "translate_text", "arguments": {"text": "x" * (MAX_BODY_BYTES - 200), "target_lang": "fr"}}
-    )
-    response = post("/call", body.encode())
+    fits = {"text": "x" * (MAX_ARGUMENT_BYTES - 100), "target_lang": "fr"}  # 100 bytes spare for the JSON
+    response = post("/call", json.dumps({"name": "translate_text", "arguments": fits}).encode())
     assert response.status_code == 200 and response.json()["category"] == "tool_call_failure"
+    # A body within the limit whose arguments are not: the server's own verdict, the one it gives in process.
+    over = {"text": "x" * MAX_ARGUMENT_BYTES, "target_lang": "fr"}
+    response = post("/call", json.dumps({"name": "translate_text", "arguments": over}).encode())
+    assert response.status_code == 200 and response.json() == SERVER.call("translate_text", over)
+    assert response.json()["category"] == "format_error" and response.json()["details"]["max_bytes"] == 1 << 20
 
 
 @settings(FUZZ, max_examples=1500)

@@ -190,7 +190,7 @@ def asgi():
 
     async def request(method: str, path: str, **kwargs) -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://in-process") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             return await http.request(method, path, **kwargs)
 
     return lambda *args, **kwargs: asyncio.run(request(*args, **kwargs))
@@ -199,7 +199,7 @@ def asgi():
 def test_in_process_app_answers_like_the_server(asgi):
     response = asgi("POST", "/call", json=WEATHER)
     assert response.status_code == 200 and response.json() == ToolServer().call(**WEATHER)
-    assert asgi("POST", "/echo", content=b'{"x": 1}').content == b'{"x": 1}'
+    assert asgi("POST", "/echo", content=b'{"x": 1}', headers=json_header()).content == b'{"x": 1}'
     assert asgi("GET", "/health").json()["status"] == "ok"
 
 

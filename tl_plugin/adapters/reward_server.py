@@ -2,67 +2,117 @@
 
 POST / (or /get_reward) {"query": [...], "prompts": [...], "labels": [...]} -> {"rewards": [...], "scores": [...],
 "extra_logs": {...}}, one batch per request; point OpenRLHF at it with `--reward.remote_url http://127.0.0.1:P/`.
-A malformed payload gets a 400 whose message names the bad field; GET /health answers {"ok": true}.
-Binds 127.0.0.1 unless told otherwise.
+A malformed payload or label gets a 4xx whose {"detail": ...} names the bad field, never a 5xx: OpenRLHF logs a
+failed request at INFO only, so the answer must say what is wrong. GET /health answers {"ok": true}. Binds
+127.0.0.1 unless told otherwise; the HTTP edge (size, Host, token, Content-Type, read deadlines) is
+tool_server.http's. OpenRLHF's client sends no token: set one only where the requests come from elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
+import logging
+from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from tl_plugin.adapters.reward import TABLE, label_gold, load_table, reward_func
+from tool_server.http import LOOPBACK_HOSTS, Edge, JsonApp, Route, add_edge_flags, allowed_hosts, uvicorn_config
+
+MAX_BODY_BYTES = 64 << 20  # a batch of long responses; OpenRLHF sends one sample per request in rollouts
+TOKEN_VARIABLE = "TL_REWARD_SERVER_TOKEN"
+log = logging.getLogger(__name__)
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_JSON = "application/json"
+_DETAIL = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}
+_REWARD = {
+    "post": {
+        "summary": "IRM rewards of a batch of responses.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                _JSON: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["query", "prompts", "labels"],
+                        "properties": {"query": _STRINGS, "prompts": _STRINGS, "labels": _STRINGS},
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "One reward and score per sample.",
+                "content": {_JSON: {"schema": {"type": "object", "required": ["rewards", "scores", "extra_logs"]}}},
+            },
+            "4XX": {"description": "A malformed payload or label, named.", "content": {_JSON: {"schema": _DETAIL}}},
+        },
+    }
+}
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "tl-training IRM reward", "version": "0.1.0"},
+    "paths": {
+        "/health": {"get": {"responses": {"200": {"description": "Alive."}, "4XX": {"description": "Refused."}}}},
+        "/": _REWARD,
+        "/get_reward": _REWARD,
+    },
+}
 
 
-def _validated(payload: object) -> tuple[list[str], list[str], list[str]]:
-    """The three equally long string lists of a request, each label checked; HTTPException(400) otherwise."""
+def _validated(payload: object) -> tuple[list[str], list[str], list[str]] | str:
+    """The three equally long string lists of a request, each label checked, or what is wrong with them."""
     if not isinstance(payload, dict):
-        raise HTTPException(400, 'the body must be a JSON object {"query": [...], "prompts": [...], "labels": [...]}')
+        return 'the body must be a JSON object {"query": [...], "prompts": [...], "labels": [...]}'
     fields = []
     for key in ("query", "prompts", "labels"):
         value = payload.get(key)
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise HTTPException(400, f'"{key}" must be a list of strings')
+            return f'"{key}" must be a list of strings'
         fields.append(value)
     if len({len(field) for field in fields}) != 1:
-        raise HTTPException(400, f'"query", "prompts" and "labels" differ in length: {[len(f) for f in fields]}')
+        return f'"query", "prompts" and "labels" differ in length: {[len(f) for f in fields]}'
     for i, label in enumerate(fields[2]):
         try:
             label_gold(label)
-        except ValueError as e:
-            raise HTTPException(400, f"labels[{i}] is not a valid label: {e}") from None
+        except (ValueError, RecursionError) as e:  # RecursionError: a label nested too deep to read
+            return f"labels[{i}] is not a valid label: {str(e)[:300]}"
     return fields[0], fields[1], fields[2]
 
 
-def create_app(table: dict[str, float] | None = None) -> FastAPI:
+def create_app(
+    table: dict[str, float] | None = None,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    token: str | None = None,
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS,
+) -> JsonApp:
     """The ASGI app; table: the IRM reward table (default: the module's, which TL_IRM_TABLE may set)."""
     table = TABLE if table is None else table
-    app = FastAPI(title="tl-training IRM reward")
 
-    @app.get("/health")
-    async def health() -> dict:
-        return {"ok": True}
+    async def health(_: Any) -> tuple[int, Any]:
+        return 200, {"ok": True}
 
-    @app.post("/")
-    @app.post("/get_reward")
-    async def get_reward(request: Request) -> dict:
-        try:
-            payload = json.loads(await request.body())
-        except ValueError as e:
-            raise HTTPException(400, f"the body is not valid JSON ({e})") from None
-        queries, prompts, labels = _validated(payload)
-        result = await run_in_threadpool(reward_func, queries, prompts, labels, table)
-        return {
+    async def get_reward(payload: Any) -> tuple[int, Any]:
+        fields = _validated(payload)
+        if isinstance(fields, str):
+            return 400, {"detail": fields}
+        try:  # scored in a thread: the event loop keeps answering /health and other requests
+            result = await asyncio.get_running_loop().run_in_executor(None, reward_func, *fields, table)
+        except (ValueError, RecursionError) as e:  # reward_func names the sample and the field
+            return 400, {"detail": str(e)[:1000]}
+        except Exception as e:  # something in the request that nothing above foresaw: still the client's data
+            log.exception("reward_func failed on a request")
+            return 422, {"detail": f"the batch could not be scored ({type(e).__name__}: {str(e)[:500]})"}
+        return 200, {
             "rewards": result["rewards"].tolist(),
             "scores": result["scores"].tolist(),
             "extra_logs": result["extra_logs"],
         }
 
-    return app
+    routes = {"/health": Route("GET", health), "/": Route("POST", get_reward), "/get_reward": Route("POST", get_reward)}
+    return JsonApp(routes, Edge(max_body_bytes, token, tuple(allowed_hosts)), lambda _, m: {"detail": m}, OPENAPI)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,8 +120,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
     parser.add_argument("--table", default=None, help="JSON file overriding entries of the IRM reward table")
+    add_edge_flags(parser, MAX_BODY_BYTES, TOKEN_VARIABLE)
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(load_table(args.table) if args.table else None), host=args.host, port=args.port)
+    logging.basicConfig(format="%(levelname)s: %(name)s: %(message)s")
+    app = create_app(
+        load_table(args.table) if args.table else None,
+        max_body_bytes=args.max_body_bytes,
+        token=args.token,
+        allowed_hosts=allowed_hosts(args),
+    )
+    config = uvicorn_config(
+        app,
+        args.host,
+        args.port,
+        token=args.token,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        log_level="info",  # uvicorn's own lines say where it listens
+    )
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":
