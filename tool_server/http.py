@@ -259,20 +259,23 @@ def uvicorn_config(
     header_timeout_s: float = HEADER_TIMEOUT_S,
     body_timeout_s: float = BODY_TIMEOUT_S,
     log_level: str = "warning",
+    http: str = "auto",
+    loop: str = "auto",
 ) -> Any:
-    """uvicorn's Config for one of our apps: uvloop and httptools where installed, access log off, and read
-    deadlines: a connection whose request headers take longer than header_timeout_s from their first byte, or
-    whose body takes longer than body_timeout_s after them, is closed. Binding beyond loopback is said in the
-    log, with or without a token."""
+    """uvicorn's Config for one of our apps: uvloop and httptools where installed (`http`, `loop`: uvicorn's
+    names to choose), access log off, and read deadlines: a connection whose request headers take longer than
+    header_timeout_s from their first byte, or whose body takes longer than body_timeout_s after them, is
+    closed. Binding beyond loopback is said in the log, with or without a token."""
     import uvicorn
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
 
     if not is_loopback(host):
         guard = "every request must bear the token" if token else "no token is set: anyone who can reach it may use it"
         log.warning("listening on %s, beyond loopback: %s (see --token and --allowed-hosts)", host, guard)
-    protocol = _with_deadlines(AutoHTTPProtocol, header_timeout_s, body_timeout_s)
+    protocol = _with_deadlines(import_from_string(HTTP_PROTOCOLS[http]), header_timeout_s, body_timeout_s)
     return uvicorn.Config(
-        app, host=host, port=port, http=protocol, log_level=log_level, access_log=False,
+        app, host=host, port=port, http=protocol, loop=loop, log_level=log_level, access_log=False,
         timeout_keep_alive=KEEP_ALIVE_S, lifespan="on",
     )  # fmt: skip
 
