@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 
 from tl_plugin.core.taxonomy import Category
+from tool_server.app import MAX_BODY_BYTES
 from tool_server.http import finite
 from tool_server.server import Feedback, ToolServer, instability_feedback
-from tool_server.validate import MAX_DEPTH, error
+from tool_server.validate import MAX_ARGUMENT_BYTES, check, error
 
 TOKEN_VARIABLE = "TL_TOOL_SERVER_TOKEN"  # the bearer token of `tl-tool-server --token`, read by both ends
 BACKOFF_S = (0.5, 30.0)  # a dead server is tried again after 0.5 s, then twice as long each time, up to 30 s
@@ -37,9 +38,17 @@ class RemoteToolServer:
     Calls without a session go round the live servers. A server that cannot be reached is dead: it is left
     alone for a backoff that doubles from 0.5 s to 30 s while it stays dead, then tried again; a call it
     refused is sent to the next live server (the request never arrived). With every server dead, a call
-    answers tool_instability. token: the bearer token (default: $TL_TOOL_SERVER_TOKEN)."""
+    answers tool_instability. token: the bearer token (default: $TL_TOOL_SERVER_TOKEN). A call too large or
+    too deeply nested to send (over max_body_bytes, the servers' default limit) gets, unsent, the format_error
+    a server would answer."""
 
-    def __init__(self, urls: str | Sequence[str], timeout_s: float = 10.0, token: str | None = None):
+    def __init__(
+        self,
+        urls: str | Sequence[str],
+        timeout_s: float = 10.0,
+        token: str | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ):
         self.urls = [url.rstrip("/") for url in ([urls] if isinstance(urls, str) else urls)]
         if not self.urls:
             raise ValueError("no tool server URL given")
@@ -50,6 +59,7 @@ class RemoteToolServer:
         self._lock = threading.Lock()
         self._dead: dict[int, tuple[float, float]] = {}  # server index -> (retry at, next backoff)
         self._pinned: OrderedDict[str, int] = OrderedDict()
+        self.max_body_bytes = max_body_bytes
 
     def call(self, name: Any, arguments: Any, session: Any = None, toolset: Any = None, faults: Any = None) -> Feedback:
         """What the server's POST /call answers; tool_instability when it cannot be reached or answers garbage."""
@@ -58,9 +68,13 @@ class RemoteToolServer:
         try:
             # Python's json as the server reads it: NaN and lone surrogates travel, for the server to judge.
             body = json.dumps(request, default=str).encode()
-        except (ValueError, RecursionError):  # nested too deep to write: what the server says of such arguments
-            message = f"{tool}() arguments are nested deeper than {MAX_DEPTH} levels"
-            return error(Category.FORMAT_ERROR, message, tool, {"max_depth": MAX_DEPTH})
+        except (ValueError, RecursionError):  # nested too deep to write
+            body = None
+        if body is None or len(body) > self.max_body_bytes:  # what the server says of such arguments, unsent
+            verdict = check(tool, None, arguments, MAX_ARGUMENT_BYTES)[0] if isinstance(arguments, dict) else None
+            if verdict is None or verdict["category"] != Category.FORMAT_ERROR.value:
+                verdict = error(Category.FORMAT_ERROR, f"the call to {tool} is too large to send", tool, {})
+            return verdict
         tried: set[int] = set()
         while True:
             index = self._choose(session if isinstance(session, str) else None, tried)

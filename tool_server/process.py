@@ -15,9 +15,9 @@ import httpx
 def start_server_process(
     *flags: str, command: Sequence[str] = (sys.executable, "-m", "tool_server"), timeout_s: float = 60.0
 ) -> tuple[str, subprocess.Popen]:
-    """`tl-tool-server` (or `command`) in a child process on a free 127.0.0.1 port, once it answers GET /health:
-    returns (base url, process); the caller stops the process. RuntimeError, with the server's own error output,
-    when it exits or stays silent for `timeout_s`."""
+    """`tl-tool-server` (or `command`) in a child process on a free 127.0.0.1 port, once it answers GET /health
+    (any answer: a server that wants a token says 401): returns (base url, process); the caller stops the
+    process. RuntimeError, with the server's own error output, when it exits or stays silent for `timeout_s`."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -28,8 +28,8 @@ def start_server_process(
         if process.poll() is not None:
             raise RuntimeError(f"tool server exited with status {process.returncode}: {process.stderr.read().decode()}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return url, process
+            httpx.get(f"{url}/health", timeout=1)
+            return url, process
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
