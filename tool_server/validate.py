@@ -63,10 +63,9 @@ def check(name: str, tool: Tool | None, arguments: dict, max_bytes: int) -> tupl
     the schema explicitly allows extras. Valid calls pass the compiled validator alone; jsonschema decides (and
     words) whatever it does not pass.
     """
-    if tool is not None and tool.fast is not None and _plain(arguments, 0, tool.integer_typed):
-        size = len(orjson.dumps(arguments))
-        if size <= max_bytes and tool.fast.is_valid(arguments):
-            return None, size
+    size = fast_size(tool, arguments, max_bytes)
+    if size is not None:
+        return None, size
     if _too_deep(arguments, 0):
         message = f"{name}() arguments are nested deeper than {MAX_DEPTH} levels"
         return error(Category.FORMAT_ERROR, message, name, {"max_depth": MAX_DEPTH}), 0
@@ -81,6 +80,16 @@ def check(name: str, tool: Tool | None, arguments: dict, max_bytes: int) -> tupl
     if tool is None:
         return error(Category.TOOL_HALLUCINATION, undefined_tool_message(name), name, {}), size
     return _explained(tool, arguments), size
+
+
+def fast_size(tool: Tool | None, arguments: dict, max_bytes: int) -> int | None:
+    """The arguments' size when the compiled validator passes them (a valid call: `check` would answer None),
+    else None; `arguments` is a dict."""
+    if tool is not None and tool.fast is not None and _plain(arguments, 0, tool.integer_typed):
+        size = len(orjson.dumps(arguments))
+        if size <= max_bytes and tool.fast.is_valid(arguments):
+            return size
+    return None
 
 
 def _explained(tool: Tool, arguments: dict) -> Feedback | None:
@@ -106,20 +115,34 @@ def _explained(tool: Tool, arguments: dict) -> Feedback | None:
 
 def _plain(value: Any, depth: int, no_floats: bool) -> bool:
     """Whether the compiled validator's yes is jsonschema's yes too: `value` is JSON nested MAX_DEPTH deep at
-    most, with finite numbers and valid Unicode, and (no_floats) without floats, where jsonschema-rs would take
-    5.0 for an integer."""
+    most, with string keys, finite numbers and valid Unicode, and (no_floats) without floats, where
+    jsonschema-rs would take 5.0 for an integer. Loops rather than all(): this runs on every call."""
     kind = type(value)
+    if kind is dict:
+        if depth > MAX_DEPTH:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _utf8(key)):
+                return False
+            kind = type(item)
+            if kind is str:
+                if not (item.isascii() or _utf8(item)):
+                    return False
+            elif not (kind is int or kind is bool or item is None or _plain(item, depth + 1, no_floats)):
+                return False
+        return True
     if kind is str:
         return value.isascii() or _utf8(value)
     if kind is int or kind is bool or value is None:
         return True
     if kind is float:
         return not no_floats and math.isfinite(value)
-    if depth > MAX_DEPTH:
-        return False
-    if kind is dict:
-        return all(type(k) is str and _plain(k, 0, False) and _plain(v, depth + 1, no_floats) for k, v in value.items())
-    return kind is list and all(_plain(item, depth + 1, no_floats) for item in value)
+    if kind is list and depth <= MAX_DEPTH:
+        for item in value:
+            if not _plain(item, depth + 1, no_floats):
+                return False
+        return True
+    return False
 
 
 def _too_deep(value: Any, depth: int) -> bool:
