@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tool_server import Tool, builtin_catalog, load_catalog
+from tool_server import Catalog, Tool, ToolServer, builtin_catalog, load_catalog
 from tool_server.validate import MAX_ARGUMENT_BYTES, check
 
 TEXT = st.text(st.characters(exclude_categories=()), max_size=12)  # lone surrogates included
@@ -52,20 +52,22 @@ def arguments(tool: Tool) -> st.SearchStrategy:
 
 
 @functools.cache
-def every_tool(data_dir: str) -> list[Tool]:
+def servers(data_dir: str) -> tuple[list[Tool], ToolServer, ToolServer]:
+    """Every built-in and ToolEyes tool; a server of them, and one where jsonschema alone decides every call."""
     tooleyes = load_catalog(f"{data_dir}/tooleyes/catalog")
-    return [*builtin_catalog().by_name.values(), *(t for ts in tooleyes.toolsets.values() for t in ts.values())]
+    tools = [*builtin_catalog().by_name.values(), *(t for ts in tooleyes.toolsets.values() for t in ts.values())]
+    reference = [Tool(tool.schema, tool.fn, tool.toolset) for tool in tools]  # no compiled validator
+    return tools, ToolServer(Catalog(tools)), ToolServer(Catalog(reference))
 
 
 @settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_fast_path_gives_jsonschemas_feedback_for_every_schema(data_dir, data):
-    tools = every_tool(str(data_dir))
+    tools, fast, reference = servers(str(data_dir))
     assert len(tools) == 44 + 755 and sum(t.fast is not None for t in tools) > 0.9 * len(tools)
     for tool in tools:
         args = data.draw(arguments(tool), label=tool.name)
-        reference = Tool(tool.schema, tool.fn, tool.toolset)  # no compiled validator: jsonschema decides all
-        assert check(tool.name, tool, args, MAX_ARGUMENT_BYTES) == check(tool.name, reference, args, MAX_ARGUMENT_BYTES)
+        assert fast.call(tool.name, args, toolset=tool.toolset) == reference.call(tool.name, args, toolset=tool.toolset)
 
 
 @pytest.mark.parametrize(
