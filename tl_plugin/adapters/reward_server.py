@@ -103,7 +103,7 @@ def create_app(
         except (ValueError, RecursionError) as e:  # reward_func names the sample and the field
             return 400, {"detail": str(e)[:1000]}
         except Exception as e:  # something in the request that nothing above foresaw: still the client's data
-            log.exception("reward_func failed on a request")
+            log.warning("reward_func failed on a request: %s: %s", type(e).__name__, e)
             return 422, {"detail": f"the batch could not be scored ({type(e).__name__}: {str(e)[:500]})"}
         return 200, {
             "rewards": result["rewards"].tolist(),
