@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
+import multiprocessing
 import random
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -74,6 +77,19 @@ def malformed(rng: random.Random) -> tuple[bytes, dict]:
     return b'{"name": "get_weather_current", "arguments": {"city": "Paris"}}', {"Content-Type": "text/plain"}
 
 
+def _monitor(url: str, stop: Any, results: Any) -> None:
+    """GET /health every 20 ms on one keep-alive connection until `stop`; sends back the latencies in s."""
+    host, port = url.removeprefix("http://").split(":")
+    connection, latencies = http.client.HTTPConnection(host, int(port), timeout=30), []
+    while not stop.is_set():
+        start = time.perf_counter()
+        connection.request("GET", "/health")
+        connection.getresponse().read()
+        latencies.append(time.perf_counter() - start)
+        time.sleep(0.02)
+    results.send(latencies)
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -84,28 +100,30 @@ def _rss_mb(pid: int) -> float:
 async def soak(url: str, pid: int, requests: int, clients: int, seed: int) -> dict:
     rng = random.Random(seed)
     embedded = ToolServer()
-    expected = {name: embedded.call(name, args).get("category", "ok") for name, args in [*VALID, HEAVY]}
+    # What every valid request must be answered: the embedded server's category for the same call.
+    expected = [embedded.call(name, args).get("category", "ok") for name, args in [*VALID, HEAVY]]
     plan = []
     for i in range(requests):
         roll = rng.random()
         if roll < 0.05:
             plan.append(("malformed", *malformed(rng), None))
         else:
-            name, args = HEAVY if roll < 0.06 else rng.choice(VALID)
-            body = {"name": name, "arguments": args}
+            which = len(VALID) if roll < 0.06 else rng.randrange(len(VALID))
+            name, args = [*VALID, HEAVY][which]
+            body, want = {"name": name, "arguments": args}, expected[which]
             if rng.random() < 0.1:  # stateful calls in sessions: what keeps per-session state growing
                 body = {"name": rng.choice(["add_todo", "list_todos"]), "session": f"s{i % 256}"}
                 body["arguments"] = {"title": f"task {i}"} if body["name"] == "add_todo" else {}
-            plan.append(("heavy" if name == HEAVY[0] else "valid", json.dumps(body).encode(), _HEADERS, body))
+                want = "ok"
+            plan.append(("heavy" if name == HEAVY[0] else "valid", json.dumps(body).encode(), _HEADERS, want))
     counts = {"5xx": 0, "failed valid": 0, "refused (4xx)": 0, "closed by the server": 0}
-    health: list[float] = []
     rss = {}
     done = 0
     queue = iter(plan)
 
     async def client(http: aiohttp.ClientSession) -> None:
         nonlocal done
-        for kind, body, headers, call in queue:
+        for kind, body, headers, want in queue:
             try:
                 async with http.post(f"{url}/call", data=body, headers=headers) as response:
                     status, answer = response.status, await response.read()
@@ -121,30 +139,22 @@ async def soak(url: str, pid: int, requests: int, clients: int, seed: int) -> di
                     status is None or status >= 400
                 )
                 continue
-            want = "ok" if call["name"] in ("add_todo", "list_todos") else expected[call["name"]]
             got = json.loads(answer).get("category", "ok") if status == 200 else None
             counts["failed valid"] += got != want
 
-    async def monitor(http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            start = time.perf_counter()
-            async with http.get(f"{url}/health") as response:
-                await response.read()
-            health.append(time.perf_counter() - start)
-            await asyncio.sleep(0.02)
-
+    # The monitor runs in a process of its own: the clients' busy event loop must not delay its requests.
+    context = multiprocessing.get_context("spawn")
+    stop, (receiver, sender) = context.Event(), context.Pipe(duplex=False)
+    watch = context.Process(target=_monitor, args=(url, stop, sender), daemon=True)
+    watch.start()
     timeout = aiohttp.ClientTimeout(total=60)
-    async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients), timeout=timeout) as http,
-        aiohttp.ClientSession(timeout=timeout) as probe,
-    ):
-        stop = asyncio.Event()
-        watch = asyncio.create_task(monitor(probe, stop))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients), timeout=timeout) as http:
         begin = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         elapsed = time.perf_counter() - begin
-        stop.set()
-        await watch
+    stop.set()
+    health = receiver.recv()
+    watch.join(timeout=10)
     rss["end"] = _rss_mb(pid)
     kinds = {kind: sum(1 for entry in plan if entry[0] == kind) for kind in ("valid", "heavy", "malformed")}
     return {"kinds": kinds, "counts": counts, "health": health, "rss": rss, "elapsed": elapsed}
