@@ -82,12 +82,12 @@ def framework_app(server: ToolServer, framework: str) -> Any:
     return Starlette(routes=[Route("/call", call, methods=["POST"]), Route("/health", health)])
 
 
-def serve(name: str, port: int, http: str, loop: str) -> None:
-    """Run one app under uvicorn (the child process of the benchmark)."""
+def run_app(name: str, port: int, http: str, loop: str) -> None:
+    """Run one app under uvicorn (the child process of the benchmark), every one in a process set up alike."""
     import uvicorn
 
     from tool_server.app import create_app
-    from tool_server.http import uvicorn_config
+    from tool_server.http import serve, uvicorn_config
 
     server = ToolServer()
     if name == "ours":
@@ -95,7 +95,7 @@ def serve(name: str, port: int, http: str, loop: str) -> None:
     else:
         app = floor_app(server) if name == "floor" else framework_app(server, name)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, http=http, loop=loop, log_level="warning")
-    uvicorn.Server(config).run()
+    serve(config)
 
 
 async def _measure(urls: dict[str, str], clients: int, duration_s: float, slice_s: float = 0.5) -> dict[str, tuple]:
@@ -144,7 +144,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.http, args.loop)
+        run_app(args.serve, args.port, args.http, args.loop)
         return 0
 
     apps = ["floor", *args.apps]

@@ -78,10 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.replay is not None and not args.replay.is_file():
         parser.error(f"--replay: {args.replay} is not a file")
 
-    import uvicorn  # after parsing: `--help` and flag errors answer at once
-
     from tool_server.app import create_app
-    from tool_server.http import uvicorn_config
+    from tool_server.http import serve, uvicorn_config
     from tool_server.server import ToolServer
 
     try:
@@ -100,9 +98,6 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:  # a catalog or cache that cannot be read
         parser.error(str(exc))
     logging.basicConfig(format="%(levelname)s: %(name)s: %(message)s")
-    # Tools run in worker threads; with the default 5 ms GIL switch interval, a few CPU-bound tools delay the
-    # event loop (and /health) by tens of ms at each turn. 1 ms keeps it answering, for a little throughput.
-    sys.setswitchinterval(0.001)
     print(f"tl-tool-server: {len(server.catalog)} tools on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     app = create_app(server, args.max_body_bytes, token=args.token, allowed_hosts=allowed_hosts(args))
     config = uvicorn_config(
@@ -114,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         body_timeout_s=args.body_timeout,
     )
     try:
-        uvicorn.Server(config).run()
+        serve(config)
     finally:
         server.close()
 

@@ -15,10 +15,8 @@ import asyncio
 import logging
 from typing import Any
 
-import uvicorn
-
 from tl_plugin.adapters.reward import TABLE, label_gold, load_table, reward_func
-from tool_server.http import LOOPBACK_HOSTS, Edge, JsonApp, Route, add_edge_flags, allowed_hosts, uvicorn_config
+from tool_server.http import LOOPBACK_HOSTS, Edge, JsonApp, Route, add_edge_flags, allowed_hosts, serve, uvicorn_config
 
 MAX_BODY_BYTES = 64 << 20  # a batch of long responses; OpenRLHF sends one sample per request in rollouts
 TOKEN_VARIABLE = "TL_REWARD_SERVER_TOKEN"
@@ -138,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         body_timeout_s=args.body_timeout,
         log_level="info",  # uvicorn's own lines say where it listens
     )
-    uvicorn.Server(config).run()
+    serve(config)
 
 
 if __name__ == "__main__":
