@@ -253,3 +253,27 @@ def test_10_binding_beyond_loopback_without_a_token_says_so():
         process.terminate()
         stderr = process.communicate(timeout=10)[1]
     assert "beyond loopback" in stderr and "no token is set" in stderr
+
+
+def test_4_in_process_the_timer_outlives_calls_and_still_stops_a_slow_one():
+    def spin(seconds: float) -> dict:
+        """Busy-wait, then answer.
+
+        Args:
+            seconds: How long to spin.
+        """
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+        return {"spun": seconds}
+
+    tools = ToolServer(Catalog.from_functions([spin]), call_timeout_s=0.3)
+    assert tools.call("spin", {"seconds": 0.01})["ok"]  # arms a timer that outlives the call
+    time.sleep(0.5)  # it fires while nothing runs: nothing happens
+    for _ in range(2):
+        start = time.monotonic()
+        quick = tools.call("spin", {"seconds": 0.2})  # the earlier timer is past: a new one
+        slow = tools.call("spin", {"seconds": 5})
+        assert quick["ok"] and slow["category"] == "tool_instability" and slow["details"]["kind"] == "timeout"
+        assert time.monotonic() - start < 1.5
+    tools.close()

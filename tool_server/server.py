@@ -205,12 +205,16 @@ class ToolServer:
         timer stops the tool (no thread hop on the hot path, and a stuck tool really stops); elsewhere the tool
         runs in a worker thread, abandoned at the timeout."""
         if _alarm_ready():
+            deadline = time.monotonic() + self.call_timeout_s
             try:
-                signal.setitimer(signal.ITIMER_REAL, self.call_timeout_s)
+                if not 0 < _ALARM_AT[0] <= deadline:  # no timer due before this deadline: arm one
+                    signal.setitimer(signal.ITIMER_REAL, self.call_timeout_s)
+                    _ALARM_AT[0] = deadline
+                _DEADLINE[0] = deadline
                 try:
                     return job()
                 finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                    _DEADLINE[0] = None
             except _CallTimeout:
                 return _timeout(name, self.call_timeout_s)
         try:
@@ -324,7 +328,17 @@ class _CallTimeout(BaseException):
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
-    raise _CallTimeout
+    """The timer outlives the call that armed it (arming and disarming per call would cost two system calls
+    each): it stops the running call once past its deadline, waits for a later one, and idles without one."""
+    _ALARM_AT[0] = 0.0
+    deadline = _DEADLINE[0]
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _CallTimeout
+    signal.setitimer(signal.ITIMER_REAL, left)
+    _ALARM_AT[0] = deadline
 
 
 def _alarm_ready() -> bool:
@@ -342,6 +356,8 @@ def _alarm_ready() -> bool:
 
 
 _ALARM: list[bool | None] = [None]  # whether SIGALRM is ours, once known
+_ALARM_AT = [0.0]  # when the armed timer fires (time.monotonic()), 0 when none is armed
+_DEADLINE: list[float | None] = [None]  # the deadline of the call running on the main thread
 
 
 def instability_feedback(tool: str, kind: str) -> Feedback:
