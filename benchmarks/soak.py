@@ -4,7 +4,8 @@
 sessions), 1% CPU-heavy valid calls (`is_prime` of a 12-digit prime: trial division in a worker thread), 5%
 malformed (lone surrogates in the name or an argument, JSON nested 100,000 deep, arguments nested past the
 limit, bodies over the size limit, wrong field types, NaN, broken JSON, a wrong Content-Type). Meanwhile a
-monitor polls GET /health every 20 ms. Every valid call's answer must carry the category the embedded
+monitor process polls GET /health every 20 ms; the clients run at a lower priority (nice 10) than the server
+and the monitor, as clients on other machines would. Every valid call's answer must carry the category the embedded
 `ToolServer` gives the same call. Targets: 0 answers 5xx, 0 failed valid requests, /health p99 under 100 ms,
 the server's RSS growing under 50 MB (from the end of a warm-up tenth to the end). Prints the figures; exit
 status 1 when a target is missed.
@@ -19,6 +20,7 @@ import asyncio
 import http.client
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -147,6 +149,9 @@ async def soak(url: str, pid: int, requests: int, clients: int, seed: int) -> di
     stop, (receiver, sender) = context.Event(), context.Pipe(duplex=False)
     watch = context.Process(target=_monitor, args=(url, stop, sender), daemon=True)
     watch.start()
+    # The load comes from this process: at a lower priority than the server and the monitor it measures, as
+    # clients on other machines would be; on 2 cores it would otherwise starve the server of its CPU.
+    os.nice(10)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients), timeout=timeout) as http:
         begin = time.perf_counter()
