@@ -2,9 +2,11 @@
 
 Observation: the conversation rendered for the model (a string, in the chosen prompt format). Action: the model's
 raw text, any Unicode. `step` parses the action, calls the tools, appends the feedback and answers with a
-turn-level reward. `info` carries the structured side as copies: messages, the parsed calls, each call's category,
-the DE/CE flags, and `appended`, the text that followed the action in the new observation (what a rollout loop
-that holds the tokens so far must add).
+turn-level reward. `info` carries the structured side as copies: messages (in OpenAI's shape: an assistant turn's
+calls as `tool_calls` with ids "call_<turn>_<k>", each tool message's `tool_call_id`), the parsed calls, each call's
+category, the DE/CE flags, and `appended`, the text that followed the action in the new observation (what a rollout
+loop that holds the tokens so far must add). With "chat_template" and a template that renders tools, the tools go
+to it as `tools=`.
 
 Rewards (every step's reward lies in [-2, 1]):
 - a step that calls tools gets `tl_plugin.core.rewards.step_reward` of its calls' categories: the IRM table's value
@@ -29,11 +31,12 @@ import gymnasium as gym
 from envs.builtin_tasks import builtin_tasks
 from envs.spaces import UnicodeText
 from envs.tasks import Task, check_answer, load_tasks
-from tl_plugin.core.formats import get_format
+from tl_plugin.core.formats import ASK_TOOL, FINISH_TOOL, get_format, takes_tools
 from tl_plugin.core.judge import Gold, judge
-from tl_plugin.core.parsing import MAX_TEXT_CHARS, Parsed, ToolCall
+from tl_plugin.core.parsing import ASK_NAMES, MAX_TEXT_CHARS, Parsed, ToolCall
 from tl_plugin.core.rewards import IRM_TABLE, step_reward
 from tl_plugin.core.taxonomy import CATEGORIES, Category, undefined_tool_message
+from tl_plugin.core.tool_calls import openai_tool_call
 from tool_server.client import RemoteToolServer, connect, feedback_text
 from tool_server.server import ToolServer, instability_feedback
 
@@ -82,6 +85,7 @@ class ToolUseEnv(gym.Env[str, str]):
         if not self.tasks:
             raise ValueError("no tasks")
         self.tokenizer, self.render_mode = tokenizer, render_mode
+        self._template_tools = self.format.layout is None and takes_tools(tokenizer)  # tools go as `tools=`
         self.table = {**IRM_TABLE, **(table or {})}
         self.server = _embedded_server() if server is None else connect(server, http_timeout_s)
         self._owns_server = isinstance(server, (str, Sequence))  # URLs: the env made the client, so it closes it
@@ -106,11 +110,12 @@ class ToolUseEnv(gym.Env[str, str]):
         self.session = secrets.token_hex(16)
         self.turn, self.successful_calls, self.done = 0, [], False
         self.messages, self._text = [], ""
+        self._render_tools = [*self.task.tools, ASK_TOOL, FINISH_TOOL] if self._template_tools else None
         system, tools, self.tool_names = self._prompts_of(index)
         self._append("system", system)
         self._append("user", self.task.query)
         self.category_counts = dict.fromkeys(CATEGORIES, 0)
-        self._observation = self._head = self.format.render(self.messages, self.tokenizer)
+        self._observation = self._head = self.format.render(self.messages, self.tokenizer, tools=self._render_tools)
         info = self._info([], [], "")
         info["tools"] = json.loads(tools)  # a copy: callers may change it
         return self._observation, info
@@ -123,23 +128,26 @@ class ToolUseEnv(gym.Env[str, str]):
             return self._observation, 0.0, True, False, self._info([], [], "")
         text = (action if isinstance(action, str) else str(action))[:MAX_ACTION_CHARS]
         self.turn += 1
-        self._append("assistant", text)
         parsed = self.format.parse(text)
-        terminated, answer = False, None
+        ids = [f"call_{self.turn}_{k}" for k in range(len(parsed.calls))] if parsed.error is None else []
+        tool_calls = [openai_tool_call(call.as_dict(), i) for call, i in zip(parsed.calls, ids)]
+        self._append("assistant", text, tool_calls=tool_calls)
+        terminated, answer, answering = False, None, ids
         if parsed.error is not None:
             categories, feedback = [Category.FORMAT_ERROR], [parsed.error]
         elif parsed.is_finish or parsed.fmt == "text":
             categories, feedback, terminated, answer = [], [], True, parsed.answer or ""
         elif parsed.is_ask:
             categories, feedback = [Category.OK], [ASK_REPLY]
+            answering = [i for c, i in zip(parsed.calls, ids) if c.name.lower() in ASK_NAMES][:1]
         else:
             results = [self._call(call) for call in parsed.calls]
             categories, feedback = [c for c, _ in results], [f for _, f in results]
         for category in categories:
             self.category_counts[category.value] += 1
         reward = self._task_reward(answer) if terminated else step_reward(categories, self.table)
-        for message in feedback:
-            self._append("tool", message)
+        for k, message in enumerate(feedback):
+            self._append("tool", message, tool_call_id=answering[k] if k < len(answering) else None)
         observation, appended = self._observe(text, len(feedback))
         truncated = not terminated and len(observation) > MAX_OBSERVATION_CHARS
         self._observation = observation[:MAX_OBSERVATION_CHARS]
@@ -165,7 +173,7 @@ class ToolUseEnv(gym.Env[str, str]):
         before, self._observation = self._observation, ""
         if self.format.layout is None:
             turn = self.messages[:2] + self.messages[-1 - feedback :]
-            window = self.format.render(turn, self.tokenizer)
+            window = self.format.render(turn, self.tokenizer, tools=self._render_tools)
             if window.startswith(self._head) and window.startswith(text, len(self._head)):
                 appended = window[len(self._head) + len(text) :]
                 # `before` is the only reference left unless the caller kept the last observation: CPython then
@@ -173,15 +181,17 @@ class ToolUseEnv(gym.Env[str, str]):
                 before += text
                 before += appended
                 return before, appended
-            observation = self.format.render(self.messages, self.tokenizer)
+            observation = self.format.render(self.messages, self.tokenizer, tools=self._render_tools)
         else:
             observation = self._text + self.format.generation_prompt
         if observation.startswith(before) and observation.startswith(text, len(before)):  # the usual, append-only case
             return observation, observation[len(before) + len(text) :]
         return observation, _after_common_prefix(before + text, observation)
 
-    def _append(self, role: str, content: str) -> None:
+    def _append(self, role: str, content: str, **fields: Any) -> None:
+        """Add a message; OpenAI's fields (`tool_calls`, `tool_call_id`) only when they have a value."""
         message = {"role": role, "content": content}
+        message.update((key, value) for key, value in fields.items() if value)
         self.messages.append(message)
         if self.format.layout is not None:  # built-in layouts grow by appending
             self._text += self.format.message_text(message)
@@ -193,7 +203,8 @@ class ToolUseEnv(gym.Env[str, str]):
             return self._prompts[index]
         tools = self.task.tools
         names = frozenset(t["name"] for t in tools)
-        prompts = self.format.system_prompt(tools), json.dumps(tools, ensure_ascii=False), names
+        system = self.format.system_prompt(tools, listed=not self._template_tools)
+        prompts = system, json.dumps(tools, ensure_ascii=False), names
         if index is not None:
             self._prompts[index] = prompts
         return prompts
@@ -206,7 +217,7 @@ class ToolUseEnv(gym.Env[str, str]):
         return {
             "task_id": self.task.id,
             "turn": self.turn,
-            "messages": list(map(dict.copy, self.messages)),
+            "messages": list(map(_copy, self.messages)),
             "calls": calls,
             "categories": [c.value for c in categories],
             "de": de,
@@ -237,6 +248,14 @@ class ToolUseEnv(gym.Env[str, str]):
             golds = [Gold(g, self.task.tools, "exact") for g in self.task.gold_calls]
             return TASK_REWARD[all(any(judge(m, gold).correct for m in made) for gold in golds)]
         return 0.0
+
+
+def _copy(message: dict) -> dict:
+    """A message copy that callers may change freely (its `tool_calls` are nested; copied by hand, deepcopy is
+    several times slower on the env's hot path)."""
+    if "tool_calls" not in message:
+        return message.copy()
+    return {**message, "tool_calls": [{**call, "function": dict(call["function"])} for call in message["tool_calls"]]}
 
 
 def _after_common_prefix(head: str, text: str) -> str:

@@ -58,10 +58,11 @@ def test_console_script_serves_tools_call_and_health_on_loopback(cli_server):
     assert listening_addresses(int(url.rsplit(":", 1)[1])) == {"127.0.0.1"}
     with httpx.Client(base_url=url) as http:
         assert http.get("/health").json() == {"status": "ok", "tools": len(builtin_catalog())}
-        tools = http.get("/tools").json()
-        assert len(tools) >= 40 and {"get_weather_current", "add_todo"} <= {t["name"] for t in tools}
+        tools = http.get("/tools").json()  # OpenAI's wrapped form, ready for `tools=`
+        assert {t["type"] for t in tools} == {"function"}
+        assert len(tools) >= 40 and {"get_weather_current", "add_todo"} <= {t["function"]["name"] for t in tools}
         picked = http.get("/tools", params={"names": "get_weather_forecast,add_todo"}).json()
-        assert [t["name"] for t in picked] == ["get_weather_forecast", "add_todo"]
+        assert [t["function"]["name"] for t in picked] == ["get_weather_forecast", "add_todo"]
         missing = http.get("/tools", params={"names": "get_weather_forecast,nope"})
         assert missing.status_code == 404 and "nope" in missing.json()["message"]
         assert http.get("/tools", params={"toolset": "nope"}).status_code == 404

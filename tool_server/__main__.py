@@ -2,27 +2,23 @@
 
 Every limit has a flag; the defaults are in `--help` and the README. Beyond loopback, set a token (--token or the
 TL_TOOL_SERVER_TOKEN environment variable, which RemoteToolServer also reads) and name the hosts clients use.
+`--mcp` (or `--mcp stdio`) serves MCP on stdin/stdout instead; `--mcp http` adds MCP's streamable HTTP at /mcp
+beside the REST API, behind the same Host and token checks.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
+
+from tl_plugin.core.cli import add_log_level, port, setup_logging
 
 
 def _rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {text}")
     return value
 
 
@@ -35,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     from tool_server.validate import MAX_ARGUMENT_BYTES
 
     parser = argparse.ArgumentParser(prog="tl-tool-server", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    parser.add_argument("--port", type=port, default=8000, help="TCP port (default 8000)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
     parser.add_argument(
         "--catalog", type=Path, help="JSON file or directory of OpenAI tool schemas (default: built-in)"
@@ -72,6 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--record", type=Path, help="append every answer to this JSONL cache")
     cache.add_argument("--replay", type=Path, help="answer from this JSONL cache (written by --record)")
+    parser.add_argument(
+        "--mcp", nargs="?", const="stdio", choices=["stdio", "http"],
+        help="serve MCP: on stdin/stdout (stdio, the default) or at /mcp beside the REST API (http)",
+    )  # fmt: skip
+    add_log_level(parser, default="WARNING")
     args = parser.parse_args(argv)
     if args.catalog is not None and not args.catalog.exists():
         parser.error(f"--catalog: {args.catalog} does not exist")
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from tool_server.app import create_app
     from tool_server.http import serve, uvicorn_config
+    from tool_server.mcp_server import serve_stdio, with_mcp
     from tool_server.server import ToolServer
 
     try:
@@ -97,18 +99,26 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ValueError as exc:  # a catalog or cache that cannot be read
         parser.error(str(exc))
-    logging.basicConfig(format="%(levelname)s: %(name)s: %(message)s")
-    print(f"tl-tool-server: {len(server.catalog)} tools on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    app = create_app(server, args.max_body_bytes, token=args.token, allowed_hosts=allowed_hosts(args))
-    config = uvicorn_config(
-        app,
-        args.host,
-        args.port,
-        token=args.token,
-        header_timeout_s=args.header_timeout,
-        body_timeout_s=args.body_timeout,
-    )
+    setup_logging(args.log_level)
     try:
+        if args.mcp == "stdio":  # stdout is the MCP wire: nothing else may be printed there
+            print(f"tl-tool-server: {len(server.catalog)} tools over MCP on stdio", file=sys.stderr, flush=True)
+            return serve_stdio(server)
+        app = create_app(server, args.max_body_bytes, token=args.token, allowed_hosts=allowed_hosts(args))
+        if args.mcp == "http":
+            app = with_mcp(app, server)
+        where = f"http://{args.host}:{args.port}" + (" (MCP at /mcp)" if args.mcp else "")
+        print(f"tl-tool-server: {len(server.catalog)} tools on {where}", file=sys.stderr, flush=True)
+        config = uvicorn_config(
+            app,
+            args.host,
+            args.port,
+            token=args.token,
+            header_timeout_s=args.header_timeout,
+            body_timeout_s=args.body_timeout,
+            log_level=args.log_level.lower(),
+            access_log=args.log_level in ("DEBUG", "INFO"),  # one line per request, the refused ones too
+        )
         serve(config)
     finally:
         server.close()

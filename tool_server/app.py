@@ -1,5 +1,8 @@
 """The HTTP face of a ToolServer: GET /tools, POST /call, GET /health, POST /echo, OpenAPI at /openapi.json.
 
+GET /tools lists the tools in OpenAI's form (`{"type": "function", "function": schema}`, ready for `tools=`);
+POST /call takes `arguments` as an object or as OpenAI's JSON string.
+
 A client's mistake never gets a 5xx: a request the edge refuses (tool_server.http: Host, token, Content-Type,
 size, JSON) or a body that is not an object or has unknown fields gets a 4xx whose JSON body says
 `{"ok": false, "category": "format_error", "message": ...}`; a call whose fields have the wrong types gets the
@@ -12,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from tl_plugin.core.taxonomy import CATEGORIES
+from tl_plugin.core.tool_calls import openai_tool
 from tool_server.http import LOOPBACK_HOSTS, Edge, JsonApp, Route
 from tool_server.server import ToolServer
 from tool_server.validate import MAX_ARGUMENT_BYTES
@@ -25,7 +29,10 @@ _CALL_BODY = {
     "required": ["name"],
     "properties": {
         "name": {"type": "string", "description": "Tool name."},
-        "arguments": {"type": "object", "description": "Keyword arguments (default {})."},
+        "arguments": {
+            "type": ["object", "string"],
+            "description": "Keyword arguments (default {}): an object, or OpenAI's JSON string of one.",
+        },
         "session": {"type": ["string", "null"], "description": "Session id for stateful tools."},
         "toolset": {"type": ["string", "null"], "description": "Catalog folder to resolve the name in first."},
         "faults": {
@@ -73,7 +80,7 @@ OPENAPI = {
         },
         "/tools": {
             "get": {
-                "summary": "OpenAI function schemas; `names` is comma-separated, `toolset` a catalog folder.",
+                "summary": "The tools in OpenAI's form; `names` is comma-separated, `toolset` a catalog folder.",
                 "parameters": [
                     {"name": "names", "in": "query", "required": False, "schema": {"type": "string"}},
                     {"name": "toolset", "in": "query", "required": False, "schema": {"type": "string"}},
@@ -111,7 +118,8 @@ def create_app(
     async def tools(query: dict) -> tuple[int, Any]:
         names = query.get("names")
         try:
-            return 200, server.tools(names.split(",") if names else None, query.get("toolset"))
+            schemas = server.tools(names.split(",") if names else None, query.get("toolset"))
+            return 200, [openai_tool(schema) for schema in schemas]
         except KeyError as exc:
             return 404, _refusal(404, exc.args[0])
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tl_plugin.core.taxonomy import Category
+from tl_plugin.core.taxonomy import Category, function_schema
 from tool_server.app import MAX_BODY_BYTES
 from tool_server.http import finite
 from tool_server.server import Feedback, ToolServer, instability_feedback
@@ -100,14 +100,14 @@ class RemoteToolServer:
             return _checked(feedback, tool)
 
     def tools(self, names: Sequence[str] | None = None, toolset: str | None = None) -> list[dict]:
-        """The servers' OpenAI function schemas (GET /tools of the first live server)."""
+        """The servers' OpenAI function schemas, bare like ToolServer's (GET /tools of the first live server)."""
         params = {k: v for k, v in (("names", ",".join(names) if names else None), ("toolset", toolset)) if v}
         index = self._choose(None, set())
         response = self._http.get(self.urls[0 if index is None else index] + "/tools", params=params)
         if response.status_code == 404:
             raise KeyError(response.json().get("message", "unknown tool or toolset"))
         response.raise_for_status()
-        return response.json()
+        return [dict(function_schema(tool)) for tool in response.json()]
 
     def close(self) -> None:
         self._http.close()
@@ -155,12 +155,12 @@ def _checked(feedback: Any, tool: str) -> Feedback:
 def connect(
     server: ToolServer | RemoteToolServer | str | Sequence[str] | None = None, timeout_s: float = 10.0
 ) -> ToolServer | RemoteToolServer:
-    """The tool server to call: a given server as is, a new embedded one for None (the built-in catalog), or the
-    standalone server(s) at a URL or list of URLs."""
+    """The tool server to call: a given server (anything with ToolServer's `call` and `tools`) as is, a new
+    embedded one for None (the built-in catalog), or the standalone server(s) at a URL or list of URLs."""
     if server is None:
         return ToolServer()
-    if isinstance(server, (ToolServer, RemoteToolServer)):
-        return server
+    if isinstance(server, (ToolServer, RemoteToolServer)) or callable(getattr(server, "call", None)):
+        return server  # ours, or any object with their `call` and `tools` (e.g. an MCPToolServer)
     return RemoteToolServer(server, timeout_s)
 
 

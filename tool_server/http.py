@@ -263,9 +263,11 @@ def uvicorn_config(
     log_level: str = "warning",
     http: str = "auto",
     loop: str = "auto",
+    access_log: bool = False,
 ) -> Any:
     """uvicorn's Config for one of our apps: uvloop and httptools where installed (`http`, `loop`: uvicorn's
-    names to choose), access log off, and read deadlines: a connection whose request headers take longer than
+    names to choose), access log off unless asked for, uvicorn's lines through the process's `logging` (to
+    stderr), and read deadlines: a connection whose request headers take longer than
     header_timeout_s from their first byte, or whose body takes longer than body_timeout_s after them, is
     closed. Binding beyond loopback is said in the log, with or without a token."""
     import uvicorn
@@ -277,8 +279,8 @@ def uvicorn_config(
         log.warning("listening on %s, beyond loopback: %s (see --token and --allowed-hosts)", host, guard)
     protocol = _with_deadlines(import_from_string(HTTP_PROTOCOLS[http]), header_timeout_s, body_timeout_s)
     return uvicorn.Config(
-        app, host=host, port=port, http=protocol, loop=loop, log_level=log_level, access_log=False,
-        timeout_keep_alive=KEEP_ALIVE_S, lifespan="on",
+        app, host=host, port=port, http=protocol, loop=loop, log_level=log_level, access_log=access_log,
+        log_config=None, timeout_keep_alive=KEEP_ALIVE_S, lifespan="on",
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from tl_plugin.core.taxonomy import (
     Category,
     call_failure_message,
 )
+from tl_plugin.core.tool_calls import decode_arguments
 from tool_server.builtin import builtin_catalog
 from tool_server.catalog import Catalog, Tool, ToolCallFailure, canonical_json, load_catalog, mock_output
 from tool_server.validate import MAX_ARGUMENT_BYTES, Feedback, check, fast_size, json_type
@@ -118,8 +119,9 @@ class ToolServer:
     ) -> Feedback:
         """Validate and run one call; returns its feedback and never raises.
 
-        session: id of the per-session state of stateful tools; toolset: the catalog folder to resolve the name
-        in first; faults: this request's `{"instability_rate", "instability_kind", "call_failure"}`.
+        arguments: an object, or OpenAI's JSON string of one; session: id of the per-session state of stateful
+        tools; toolset: the catalog folder to resolve the name in first; faults: this request's
+        `{"instability_rate", "instability_kind", "call_failure"}`.
         """
         return self._answer(name, arguments, session, toolset, faults, self._bounded)
 
@@ -152,6 +154,8 @@ class ToolServer:
     ) -> Feedback:
         try:
             size = None
+            if type(arguments) is str:  # OpenAI's JSON string; one that holds no object stays a format error
+                arguments = decode_arguments(arguments)
             if type(name) is str and type(arguments) is dict and faults is None and _id(session) and _id(toolset):
                 tool = self.catalog.resolve(name, toolset)  # the common call: one compiled check decides
                 size = fast_size(tool, arguments, self.max_argument_bytes)

@@ -41,7 +41,8 @@ def main() -> int:
     try:
         with httpx.Client(base_url=base, timeout=10.0) as http:
             tools = http.get("/tools").json()
-            print(f"tl-tool-server on {base}: {len(tools)} tools, e.g. {', '.join(t['name'] for t in tools[:4])} ...")
+            names = ", ".join(t["function"]["name"] for t in tools[:4])
+            print(f"tl-tool-server on {base}: {len(tools)} tools, e.g. {names} ...")
             steps = [(what, json.dumps(body)) for what, body in EPISODE]
             steps.append(("a body that is not JSON", '{"name": "get_weather_current", "arguments": {"city": '))
             for what, body in steps:

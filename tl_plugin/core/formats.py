@@ -9,6 +9,8 @@ synthetic data, converters, PPO prompt sets, evaluation) looks formats up here.
 - "react": ToolLLaMA / RoTBench / ToolEyes: Thought, Action, Action Input;
 - "qwen": ChatML with `<tool_call>` blocks (Qwen-2.5, Hermes);
 - "chat_template": a Hugging Face tokenizer's own chat template, with the Qwen/Hermes system prompt and calls.
+  Given the tools, `render` passes them as `tools=` (OpenAI's form) to a template that renders them, and the system
+  prompt then leaves them out (`listed=False`); a template without tool support gets them in the system text.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tl_plugin.core.parsing import Parsed, ToolCall, format_call, parse
+from tl_plugin.core.tool_calls import openai_tool
 
 # The actions every format offers besides the task's tools (RoTBench puts them last, in this order).
 ASK_TOOL = {
@@ -72,9 +75,17 @@ def _brief_signature(tool: dict) -> str:
     return f"def {tool['name']}({args}): {tool.get('description', '')}"
 
 
-def _system_prompt(tools: list[dict], fmt: str) -> str:
+CHAT_TEMPLATE_SYSTEM = (
+    "You are a helpful assistant. Call the tools you are given to answer the user's query; call finish with your "
+    "answer when you are done."
+)
+
+
+def _system_prompt(tools: list[dict], fmt: str, listed: bool = True) -> str:
     """The system message that shows the model its tools. A tokenizer's chat template ("chat_template") gets
-    the Qwen/Hermes wording, which most tool-calling templates use."""
+    the Qwen/Hermes wording, which most tool-calling templates use; unlisted, the template shows the tools."""
+    if fmt == "chat_template" and not listed:
+        return CHAT_TEMPLATE_SYSTEM
     if fmt == "python":
         return "\n\n".join(_python_signature(t) for t in tools) + "\n\n"
     if fmt == "python_brief":
@@ -118,9 +129,10 @@ class PromptFormat:
     layout: dict[str, str] | None
     generation_prompt: str = ""
 
-    def system_prompt(self, tools: list[dict], actions: bool = True) -> str:
-        """The system message listing `tools`, with ask_to_user and finish appended when `actions`."""
-        return _system_prompt(list(tools) + ([ASK_TOOL, FINISH_TOOL] if actions else []), self.name)
+    def system_prompt(self, tools: list[dict], actions: bool = True, listed: bool = True) -> str:
+        """The system message listing `tools`, with ask_to_user and finish appended when `actions`. `listed=False`
+        (chat_template only): the tools go to the template as `tools=` instead, see `render`."""
+        return _system_prompt(list(tools) + ([ASK_TOOL, FINISH_TOOL] if actions else []), self.name, listed)
 
     def format_call(self, call: ToolCall | dict) -> str:
         """One call as a model of this format writes it."""
@@ -135,12 +147,25 @@ class PromptFormat:
         """One message as this format's layout writes it (built-in layouts only)."""
         return self.layout[message["role"]].format(message["content"])
 
-    def render(self, messages: list[dict[str, Any]], tokenizer: Any = None, add_generation_prompt: bool = True) -> str:
-        """Text of a conversation whose first message is the system prompt; "chat_template" needs the tokenizer."""
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        tokenizer: Any = None,
+        add_generation_prompt: bool = True,
+        tools: list[dict] | None = None,
+    ) -> str:
+        """Text of a conversation whose first message is the system prompt; "chat_template" needs the tokenizer and
+        passes `tools` (bare or OpenAI schemas) to it as `tools=` when its template renders tools. The template sees
+        role and content only: the content holds the calls as the model wrote them, and a template that also
+        rendered `tool_calls` would print each call twice."""
         if self.layout is None:
             if tokenizer is None:
                 raise ValueError(f"prompt format {self.name!r} needs a tokenizer")
-            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+            plain = [{"role": m["role"], "content": m["content"]} for m in messages]
+            extra = {"tools": [openai_tool(t) for t in tools]} if tools and takes_tools(tokenizer) else {}
+            return tokenizer.apply_chat_template(
+                plain, tokenize=False, add_generation_prompt=add_generation_prompt, **extra
+            )
         text = "".join(self.message_text(m) for m in messages)
         return text + self.generation_prompt if add_generation_prompt else text
 
@@ -169,6 +194,11 @@ FORMATS: dict[str, PromptFormat] = {
     "qwen": PromptFormat("qwen", "tool_call", _QWEN, "<|im_start|>assistant\n"),
     "chat_template": PromptFormat("chat_template", "tool_call", None),
 }
+
+
+def takes_tools(tokenizer: Any) -> bool:
+    """Whether a tokenizer's chat template renders a `tools=` list (the templates of tool-calling models do)."""
+    return "tools" in str(getattr(tokenizer, "chat_template", None) or "")
 
 
 def get_format(name: str) -> PromptFormat:

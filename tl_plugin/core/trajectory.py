@@ -3,12 +3,15 @@
 A sample, one JSON object per line:
     {"tools": [OpenAI function schemas {"name", "description", "parameters"}],
      "messages": [{"role": "system" | "user" | "assistant" | "tool", "content": str,
-                   "tool_calls": [{"name", "arguments"}],     # assistant turns that call tools
+                   "tool_calls": [{"id", "type": "function",   # assistant turns that call tools, in OpenAI's
+                                   "function": {"name", "arguments": "<JSON>"}}],   # shape (or {"name", "arguments"})
+                   "tool_call_id": str,                        # a tool message: the call it answers
                    "category": "format_error"}]}               # an assistant turn whose text is not a readable call
 An assistant `content` is the text the model produced, its calls written in its own format (python, ReAct, JSON,
 <tool_call>), so any chat template renders the sample; `tool_calls` holds the same calls, structured, for MAE and
-PKT. The tool messages right after an assistant turn answer its calls in order. OpenRLHF renders `messages` only
-(no `tools` reach the chat template), so the tool list the model must see is in the system message.
+PKT (tl_plugin.core.tool_calls reads both shapes). The tool messages right after an assistant turn answer its calls
+in order. OpenRLHF renders `messages` only (no `tools` reach the chat template), so the tool list the model must
+see is in the system message.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from tl_plugin.core.taxonomy import Category, classify_feedback
+from tl_plugin.core.tool_calls import plain_call
 
 
 def call_categories(sample: dict[str, Any]) -> list[tuple[int, dict | None, Category]]:
@@ -39,6 +43,6 @@ def call_categories(sample: dict[str, Any]) -> list[tuple[int, dict | None, Cate
             if follower["role"] != "tool":
                 break
             answers.append(follower["content"])
-        for k, call in enumerate(message["tool_calls"]):
+        for k, call in enumerate(map(plain_call, message["tool_calls"])):
             out.append((i, call, classify_feedback(call, tools, answers[k] if k < len(answers) else "")))
     return out

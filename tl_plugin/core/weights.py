@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from tl_plugin.core.parsing import name_pattern
 from tl_plugin.core.taxonomy import Category, tool_names
+from tl_plugin.core.tool_calls import plain_call
 from tl_plugin.core.trajectory import call_categories
 
 
@@ -71,10 +72,10 @@ def pkt(turn: Turn, wmax: float = 9.0) -> None:
     """Prioritised key tokens, per call: the key tokens K of each call get CLIP(|NK|/|K|, 1, wmax), NK being the
     other tokens of that call's part of the turn (from its name to the next call's name; the first call's part
     starts with the turn, the last one ends with it). Other tokens keep weight 1."""
-    calls = turn.message.get("tool_calls") or []
+    names = [plain_call(c)["name"] for c in turn.message.get("tool_calls") or []]
     placed = [
-        (turn.token_of(start), call["name"], start)
-        for call, start in zip(calls, name_offsets(turn.message["content"], [c["name"] for c in calls]))
+        (turn.token_of(start), name, start)
+        for name, start in zip(names, name_offsets(turn.message["content"], names))
         if start is not None and turn.token_of(start) is not None
     ]
     for k, (first, name, start) in enumerate(placed):
