@@ -40,7 +40,7 @@ def test_synth_is_deterministic_and_its_error_share_controllable(synth_file, tmp
     assert other.read_bytes() != synth_file.read_bytes()
     sample = read_records(synth_file)[0]
     assert sample["messages"][0]["content"].startswith("Function:\ndef ")  # the python prompt format
-    assert sample["messages"][-1]["tool_calls"][0]["name"] == "finish"
+    assert sample["messages"][-1]["tool_calls"][0]["function"]["name"] == "finish"
     with pytest.raises(SystemExit):
         main(["synth", "--out", str(other), "--error-rate", "0.6"])
 
@@ -53,7 +53,8 @@ def test_synth_mistakes_are_followed_by_real_feedback_and_a_correct_retry(synth_
             feedback, retry, answer = messages[i + 1], messages[i + 2], messages[i + 3]
             assert feedback["role"] == "tool" and retry["role"] == "assistant" and answer["role"] == "tool"
             if mistake["category"] == "tool_hallucination":
-                wrong, right = messages[i]["tool_calls"][0]["name"], retry["tool_calls"][0]["name"]
+                wrong, right = (m["tool_calls"][0]["function"]["name"] for m in (messages[i], retry))
+                assert feedback["tool_call_id"] == messages[i]["tool_calls"][0]["id"]
                 assert wrong.split("_")[0] == right.split("_")[0] and wrong not in {t["name"] for t in sample["tools"]}
                 assert feedback["content"] == f"name '{wrong}' is not defined"
             json.loads(answer["content"])  # the retry succeeded: the tool's JSON output

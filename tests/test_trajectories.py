@@ -53,10 +53,13 @@ def test_openai_chat():
         system["content"].startswith("Be brief.\n\nYou are a helpful assistant. You may call one or more functions")
         and '"get_weather"' in system["content"]
     )
-    assert call["tool_calls"] == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
-    assert parse(call["content"]).calls[0].as_dict() == call["tool_calls"][0]  # the text says the same call
+    # OpenAI's shape, the source's id kept, the arguments as OpenAI's JSON string
+    openai_call = {"id": "1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    assert call["tool_calls"] == [openai_call]
+    assert parse(call["content"]).calls[0].as_dict() == {"name": "get_weather", "arguments": {"city": "Paris"}}
     assert call["content"].startswith("<tool_call>")
-    assert tool == {"role": "tool", "content": '{"temp": 18}'} and answer["content"] == "18 degrees."
+    assert tool == {"role": "tool", "tool_call_id": "1", "content": '{"temp": 18}'}
+    assert answer["content"] == "18 degrees."
     assert "tool_calls" not in answer
     assert "dropped 1: unknown role 'critic'" in str(report)
 
@@ -82,6 +85,9 @@ def test_sharegpt_with_function_call_turns():
     messages = samples[0]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
     assert messages[1]["content"] == "get_weather(town='Pariss')"
+    # calls without ids get "call_<message>_<k>", and the tool message after each answers it
+    ids = [m.get("tool_call_id") or m["tool_calls"][0]["id"] for m in messages[1:5]]
+    assert ids == ["call_1_0", "call_1_0", "call_3_0", "call_3_0"]
     assert [c.value for *_, c in call_categories(samples[0])] == ["parameter_hallucination", "ok"]
 
 
@@ -98,7 +104,7 @@ def test_rotbench(data_dir):
         "finish",
     ]
     assert first["messages"][-1]["content"] == records[0]["conversations"][-1]["value"][0]
-    assert first["messages"][2]["tool_calls"][0]["name"] == "get_translation_nllb"
+    assert first["messages"][2]["tool_calls"][0]["function"]["name"] == "get_translation_nllb"
 
 
 def test_tooleyes_queries_have_no_assistant_turn_and_say_so(data_dir):

@@ -47,3 +47,25 @@ def plain_call(tool_call: Mapping[str, Any]) -> dict:
     call = inner if isinstance(inner, Mapping) else tool_call
     arguments = call.get("arguments")
     return {"name": call.get("name"), "arguments": {} if arguments in (None, "") else decode_arguments(arguments)}
+
+
+def openai_messages(messages: list[dict]) -> list[dict]:
+    """The messages with each assistant turn's calls in OpenAI's shape (a call without an id gets
+    "call_<message index>_<k>") and each tool message that answers one, in order right after the turn, carrying
+    its `tool_call_id`. Messages are copied, never changed."""
+    out, unanswered = [], []
+    for i, message in enumerate(messages):
+        message = dict(message)
+        if message["role"] == "assistant":
+            calls = message.get("tool_calls") or []
+            message["tool_calls"] = [openai_tool_call(c, c.get("id") or f"call_{i}_{k}") for k, c in enumerate(calls)]
+            unanswered = [call["id"] for call in message["tool_calls"]]
+            if not calls:
+                del message["tool_calls"]
+        elif message["role"] == "tool" and unanswered:
+            message.setdefault("tool_call_id", unanswered[0])
+            unanswered = [i for i in unanswered if i != message["tool_call_id"]]
+        elif message["role"] != "tool":
+            unanswered = []
+        out.append(message)
+    return out

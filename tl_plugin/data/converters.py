@@ -1,9 +1,10 @@
 """Converters from public tool-use data into the trajectory format (tl_plugin.core.trajectory).
 
 Each converter is `fn(record, notes, prompt_format=...) -> sample` and runs under `tl_plugin.data.sources.convert`,
-which drops a bad record with its reason and counts kept, masked and dropped records. An assistant turn that is not
-a readable call is kept and marked `"category": "format_error"`: it is the model's error, so MAE masks it and the
-rest of the trajectory still trains (the paper masks such turns rather than dropping the sample).
+which drops a bad record with its reason and counts kept, masked and dropped records. Calls come out in OpenAI's
+shape, with ids (the source's when it has them) and the tool messages' `tool_call_id`. An assistant turn that is
+not a readable call is kept and marked `"category": "format_error"`: it is the model's error, so MAE masks it and
+the rest of the trajectory still trains (the paper masks such turns rather than dropping the sample).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from tl_plugin.core.formats import get_format
 from tl_plugin.core.parsing import parse
 from tl_plugin.core.taxonomy import Category, function_schema
+from tl_plugin.core.tool_calls import openai_messages
 from tl_plugin.data.sources import Drop, rotbench_item, tools_in_text
 
 # ---- converters: one record -> one sample, or Drop; `notes` counts what they changed ----
@@ -41,10 +43,12 @@ def from_openai(record: dict, notes: Counter, prompt_format: str = "qwen") -> di
                 parsed = parse(json.dumps(function_schema(c)), "json")
                 if parsed.error:
                     raise Drop("tool call arguments are not a JSON object")
-                calls += [call.as_dict() for call in parsed.calls]
+                calls += [{**call.as_dict(), "id": c.get("id")} for call in parsed.calls]  # the source's ids stay
             written = [fmt.format_call(c) for c in calls]
             message = {**message, "content": "\n".join(([message["content"]] if message["content"] else []) + written)}
             message["tool_calls"] = calls
+        if role == "tool" and m.get("tool_call_id"):
+            message["tool_call_id"] = m["tool_call_id"]
         messages.append(message)
     if tools:
         listing = fmt.system_prompt(tools, actions=False)
@@ -53,7 +57,7 @@ def from_openai(record: dict, notes: Counter, prompt_format: str = "qwen") -> di
         else:
             messages.insert(0, {"role": "system", "content": listing})
         notes["tool list written into the system message"] += 1
-    return {"tools": tools, "messages": messages}
+    return {"tools": tools, "messages": openai_messages(messages)}
 
 
 _SPEAKERS = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
@@ -83,7 +87,7 @@ def from_conversations(record: dict, notes: Counter, prompt_format: str = "qwen"
         tools = tools_in_text(messages[0]["content"])
     if tools is None:
         notes["no tool list: hallucinated tools cannot be told"] += 1
-    return {"tools": [dict(function_schema(t)) for t in tools or []], "messages": messages}
+    return {"tools": [dict(function_schema(t)) for t in tools or []], "messages": openai_messages(messages)}
 
 
 def from_rotbench(record: dict, notes: Counter, prompt_format: str = "react") -> dict:
@@ -96,7 +100,8 @@ def from_rotbench(record: dict, notes: Counter, prompt_format: str = "react") ->
     answer = record["conversations"][-1]["value"][0]
     if len(gold) > 1:
         notes["assistant turn with several acceptable answers: kept the first"] += 1
-    return {"tools": tools, "messages": [*messages, {"role": "assistant", "content": answer, "tool_calls": gold[:1]}]}
+    answered = {"role": "assistant", "content": answer, "tool_calls": gold[:1]}
+    return {"tools": tools, "messages": openai_messages([*messages, answered])}
 
 
 def from_paper(record: dict, notes: Counter, prompt_format: str = "python") -> dict:
@@ -115,7 +120,7 @@ def from_paper(record: dict, notes: Counter, prompt_format: str = "python") -> d
         messages.append(message)
     if not tools:
         raise Drop("no tool list in the system message")
-    return {"tools": tools, "messages": messages}
+    return {"tools": tools, "messages": openai_messages(messages)}
 
 
 CONVERTERS: dict[str, Callable[..., dict]] = {

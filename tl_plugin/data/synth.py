@@ -62,11 +62,9 @@ def synth(
 
 def _trajectory(sample_id: str, task: Task, i: int, wrong: set, env: ToolUseEnv, rng: random.Random) -> dict:
     env.reset(options={"task": task})
-    calls: dict[int, dict] = {}  # assistant message index -> its call
     injected = []
 
     def act(call: dict) -> dict:
-        calls[len(env.messages)] = call
         return env.step(env.format.format_call(call))[4]
 
     names = {t["name"] for t in task.tools}
@@ -78,9 +76,8 @@ def _trajectory(sample_id: str, task: Task, i: int, wrong: set, env: ToolUseEnv,
             if info["model_error"]:
                 injected.append({"message": at, "category": info["categories"][0]})
         act(gold)
+    # The env's messages hold each call in OpenAI's shape, as it parsed the text (format_call and parse agree).
     messages = act({"name": "finish", "arguments": {"answer": task.answer or "Done."}})["messages"]
-    for index, call in calls.items():
-        messages[index]["tool_calls"] = [call]
     return {"id": sample_id, "tools": task.tools + [ASK_TOOL, FINISH_TOOL], "messages": messages, "injected": injected}
 
 
