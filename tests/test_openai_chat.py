@@ -1,0 +1,123 @@
+"""OpenAI's tool-calling shape end to end: the official `openai` client against a scripted chat-completions
+endpoint, its `tool_calls` (JSON-string arguments) through envs.openai_chat into ToolUse-v0 and the real
+`tl-tool-server` over HTTP, and back to the endpoint as tool messages with the matching `tool_call_id`."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import openai
+import pytest
+from fastapi import FastAPI, Request
+from helpers import serve_in_thread, weather_task
+
+from envs.openai_chat import openai_reset, openai_step
+from tool_server import ToolServer
+
+
+def call(call_id: str, name: str, arguments: str) -> dict:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+class ScriptedModel:
+    """An OpenAI-compatible /v1/chat/completions that answers the scripted assistant messages in turn and keeps
+    every request it gets."""
+
+    def __init__(self, script: list[dict]):
+        self.script, self.requests = list(script), []
+        self.app = FastAPI()
+        self.app.post("/v1/chat/completions")(self.chat)
+
+    async def chat(self, request: Request) -> dict:
+        self.requests.append(await request.json())
+        message = {"role": "assistant", **self.script.pop(0)}
+        reason = "tool_calls" if message.get("tool_calls") else "stop"
+        choice = {"index": 0, "message": message, "finish_reason": reason}
+        return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
+
+
+@pytest.fixture
+def model():
+    script = [
+        {"content": None, "tool_calls": [call("call_town", "get_weather_current", '{"town": "Paris"}')]},
+        {"content": "Again.", "tool_calls": [call("call_city", "get_weather_current", '{"city": "Paris"}')]},
+        {"content": "It is 18.0 °C in Paris."},
+    ]
+    scripted = ScriptedModel(script)
+    with serve_in_thread(scripted.app) as url:
+        yield openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0), scripted
+
+
+def test_a_served_model_acts_in_the_env_through_the_official_client(model, loopback_tool_server):
+    client, scripted = model
+    env = gym.make("envs:ToolUse-v0", tasks=[weather_task()], server=loopback_tool_server[0])
+    messages, tools, _ = openai_reset(env, seed=0)
+    rewards, steps = [], []
+    while True:
+        response = client.chat.completions.create(model="m", messages=messages, tools=tools)
+        assert type(response).__module__.startswith("openai.")  # the client's own types go into the adapter
+        new, reward, terminated, truncated, info = openai_step(env, response)
+        messages += new
+        rewards.append(reward)
+        steps.append((new, info))
+        if terminated or truncated:
+            break
+    env.close()
+
+    # The tools went as OpenAI's wrapped schemas, the env's actions among them.
+    sent = scripted.requests[0]["tools"]
+    assert {t["type"] for t in sent} == {"function"}
+    assert {"get_weather_current", "finish"} <= {t["function"]["name"] for t in sent}
+    # The bad call came back as a tool message answering its id, with Python's own wording of the mistake.
+    (assistant, answer), info = steps[0]
+    assert assistant["tool_calls"][0]["id"] == "call_town"
+    assert answer == {
+        "role": "tool",
+        "tool_call_id": "call_town",
+        "content": "get_weather_current() got an unexpected keyword argument 'town'",
+    }
+    assert info["categories"] == ["parameter_hallucination"]
+    assert info["messages"][-1]["tool_call_id"] == "call_town"  # info speaks with the model's ids too
+    # ... and the endpoint got it back, after the assistant message, in the next request.
+    assert scripted.requests[1]["messages"][-2]["tool_calls"][0]["id"] == "call_town"
+    assert scripted.requests[1]["messages"][-1] == answer
+    (_, good), info = steps[1]
+    assert good["tool_call_id"] == "call_city" and json.loads(good["content"])["temperature"] == 18.0
+    assert info["categories"] == ["ok"]
+    # IRM, the paper's Section 3.3: a hallucinated parameter -0.8, a good call 0, the right answer +1.
+    assert rewards == [-0.8, 0.0, 1.0] and len(steps) == 3
+
+
+def test_arguments_that_are_not_json_are_a_format_error_answering_each_call():
+    env = gym.make("envs:ToolUse-v0", tasks=[weather_task()])
+    openai_reset(env, seed=0)
+    response = {
+        "choices": [
+            {
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [call("a", "get_weather_current", "{city: Paris"), call("b", "finish", "{}")],
+                }
+            }
+        ]
+    }
+    new, reward, terminated, _, info = openai_step(env, response)
+    assert info["categories"] == ["format_error"] and reward == -2.0 and not terminated
+    assert [m.get("tool_call_id") for m in new] == [None, "a", "b"]
+    assert new[1]["content"] == new[2]["content"] and "JSON" in new[1]["content"]
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        ('{"city": "Paris"}', "ok"),  # OpenAI's JSON string, decoded
+        ({"city": "Paris"}, "ok"),
+        ('{"town": "Paris"}', "parameter_hallucination"),
+        ("city=Paris", "format_error"),  # a string that is not a JSON object stays a format error
+        ('["Paris"]', "format_error"),
+    ],
+)
+def test_the_tool_server_takes_arguments_as_an_object_or_a_json_string(arguments, expected):
+    feedback = ToolServer().call("get_weather_current", arguments)
+    assert ("ok" if feedback["ok"] else feedback["category"]) == expected
