@@ -114,6 +114,11 @@ _TEXT_RULES: list[tuple[Category, re.Pattern[str]]] = [
     (Category.TOOL_HALLUCINATION, re.compile(r"name '[^']*' is not defined")),
     (Category.PARAMETER_HALLUCINATION, re.compile(r"got an unexpected keyword argument")),
     (Category.PARAMETER_MISSING, re.compile(r"missing \d+ required (?:positional |keyword-only )?arguments?")),
+    # MCP servers built on the official SDK: its unknown-tool error, and pydantic's validation of the arguments.
+    (Category.TOOL_HALLUCINATION, re.compile(r"^Unknown tool: ")),
+    (Category.PARAMETER_HALLUCINATION, re.compile(r"\[type=extra_forbidden\b")),
+    (Category.PARAMETER_MISSING, re.compile(r"\[type=missing\b")),
+    (Category.PARAMETER_INVALID, re.compile(r"validation errors? for \w+\n(?s:.*)Input should be ")),
     (
         Category.TOOL_INSTABILITY,
         re.compile(
