@@ -121,3 +121,27 @@ def test_arguments_that_are_not_json_are_a_format_error_answering_each_call():
 def test_the_tool_server_takes_arguments_as_an_object_or_a_json_string(arguments, expected):
     feedback = ToolServer().call("get_weather_current", arguments)
     assert ("ok" if feedback["ok"] else feedback["category"]) == expected
+
+
+def test_chat_template_gets_the_tools_as_tools_when_it_renders_them():
+    from helpers import CHAT_TEMPLATE, train_tokenizer
+
+    listing = '{% for t in tools %}{{ t["function"]["name"] }}:{{ t["type"] }}\n{% endfor %}'
+    knows_tools = train_tokenizer()
+    knows_tools.chat_template = (
+        "{% if tools %}<|im_start|>tools\n" + listing + "<|im_end|>\n{% endif %}" + CHAT_TEMPLATE
+    )
+    plain = train_tokenizer()
+    task = weather_task()
+    for tokenizer, in_template in ((knows_tools, True), (plain, False)):
+        env = gym.make("envs:ToolUse-v0", tasks=[task], prompt_format="chat_template", tokenizer=tokenizer)
+        observation, info = env.reset(seed=0)
+        system = info["messages"][0]["content"]
+        # Each tool shows once: through `tools=` in OpenAI's wrapped form, or else in the system text.
+        assert ("get_weather_current:function\n" in observation) is in_template
+        assert ("get_weather_current" in system) is not in_template
+        assert observation.count("get_weather_current") == 1 and ("finish:function" in observation) is in_template
+        observation, *_ = env.step(
+            '<tool_call>\n{"name": "get_weather_current", "arguments": {"city": "Paris"}}\n</tool_call>'
+        )
+        assert observation.count('"arguments": {"city": "Paris"}') == 1  # the call is not rendered twice
