@@ -6,11 +6,13 @@ it. Exit status 0 only when every category was seen.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 import httpx
 
+from tl_plugin.core.cli import add_log_level, setup_logging
 from tl_plugin.core.taxonomy import CATEGORIES
 from tool_server.process import start_server_process
 
@@ -34,8 +36,11 @@ EPISODE = [
 ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the episode; returns (and exits with) 0 when every category was seen, 1 otherwise."""
+    parser = argparse.ArgumentParser(prog="tl-demo", description=__doc__.split("\n\n")[0])
+    add_log_level(parser)
+    setup_logging(parser.parse_args(argv).log_level)
     base, server = start_server_process()
     seen = set()
     try:

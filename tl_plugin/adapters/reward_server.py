@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from tl_plugin.adapters.reward import TABLE, label_gold, load_table, reward_func
+from tl_plugin.core.cli import add_log_level, port, setup_logging
 from tool_server.http import LOOPBACK_HOSTS, Edge, JsonApp, Route, add_edge_flags, allowed_hosts, serve, uvicorn_config
 
 MAX_BODY_BYTES = 64 << 20  # a batch of long responses; OpenRLHF sends one sample per request in rollouts
@@ -113,20 +115,20 @@ def create_app(
     return JsonApp(routes, Edge(max_body_bytes, token, tuple(allowed_hosts)), lambda _, m: {"detail": m}, OPENAPI)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tl-reward-server", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=port, required=True)
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
     parser.add_argument("--table", default=None, help="JSON file overriding entries of the IRM reward table")
     add_edge_flags(parser, MAX_BODY_BYTES, TOKEN_VARIABLE)
+    add_log_level(parser)  # INFO: uvicorn's own lines say where it listens
     args = parser.parse_args(argv)
-    logging.basicConfig(format="%(levelname)s: %(name)s: %(message)s")
-    app = create_app(
-        load_table(args.table) if args.table else None,
-        max_body_bytes=args.max_body_bytes,
-        token=args.token,
-        allowed_hosts=allowed_hosts(args),
-    )
+    setup_logging(args.log_level)
+    try:
+        table = load_table(args.table) if args.table else None
+    except (OSError, ValueError) as exc:  # a table that cannot be read: the usage and one line, no traceback
+        parser.error(f"--table: {exc}")
+    app = create_app(table, max_body_bytes=args.max_body_bytes, token=args.token, allowed_hosts=allowed_hosts(args))
     config = uvicorn_config(
         app,
         args.host,
@@ -134,10 +136,11 @@ def main(argv: list[str] | None = None) -> None:
         token=args.token,
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
-        log_level="info",  # uvicorn's own lines say where it listens
+        log_level=args.log_level.lower(),
     )
     serve(config)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from tl_plugin.core.cli import add_log_level, progress, run, setup_logging
 from tl_plugin.core.formats import FORMATS
 from tl_plugin.core.taxonomy import CATEGORIES, Category
 from tl_plugin.core.trajectory import call_categories
@@ -76,15 +77,16 @@ def _positive(text: str) -> int:
     return value
 
 
-def convert_file(source: str, path: str, output: str, prompt_format: str) -> int:
+def convert_file(source: str, path: str, output: str, prompt_format: str, quiet: bool = False) -> int:
     """`tl-data convert`: the report is always printed, the output written only when a record is kept; returns
-    the exit code (see the module docstring)."""
+    the exit code (see the module docstring). A progress bar shows on a terminal, unless `quiet`."""
     try:
         records = read_records(path)
     except FileProblem as e:
         print(f"{path} -> (nothing written): {Report()}")
         print(e, file=sys.stderr)
         return 2
+    records = progress(records, f"convert {Path(path).name}", quiet, unit="record")
     samples, report = convert(records, CONVERTERS[source], prompt_format=prompt_format)
     if samples:
         write_jsonl(output, samples)
@@ -97,8 +99,11 @@ def convert_file(source: str, path: str, output: str, prompt_format: str) -> int
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `tl-data`; returns the exit code."""
     parser = argparse.ArgumentParser(prog="tl-data", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)  # every command's habits
+    add_log_level(common)
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("convert", help="public tool-use data -> internal JSONL")
+    p = sub.add_parser("convert", help="public tool-use data -> internal JSONL", parents=[common])
     p.add_argument("source", choices=sorted(CONVERTERS))
     p.add_argument("input", help=".json (a list, or JSON Lines) or .jsonl file")
     p.add_argument("output", help="internal JSONL to write")
@@ -108,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         choices=[name for name, fmt in FORMATS.items() if fmt.layout is not None],
         help="the format openai/sharegpt structured calls are written in (and the openai tool list)",
     )
-    p = sub.add_parser("stats", help="share of calls per error category (the paper's Figure 1)")
+    p = sub.add_parser("stats", help="share of calls per error category (the paper's Figure 1)", parents=[common])
     p.add_argument("file", help="internal JSONL")
     p.add_argument("--png", help="also write the chart to this PNG")
-    p = sub.add_parser("synth", help="scripted-agent trajectories with injected mistakes")
+    p = sub.add_parser("synth", help="scripted-agent trajectories with injected mistakes", parents=[common])
     p.add_argument("--out", required=True)
     p.add_argument("--n", type=_positive, default=1217)
     p.add_argument("--error-rate", type=float, default=0.17)
@@ -120,9 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "synth" and not 0.0 <= args.error_rate < 0.5:
         parser.error("--error-rate must be in [0, 0.5): at most one mistake precedes each correct call")
+    setup_logging(args.log_level)
+    return run(lambda: _run(args), "tl_plugin.data")  # anything else unreadable: one ERROR line
 
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "convert":
-        return convert_file(args.source, args.input, args.output, args.prompt_format)
+        return convert_file(args.source, args.input, args.output, args.prompt_format, args.quiet)
     if args.command == "stats":
         try:
             counts = category_counts(r for r in read_records(args.file) if isinstance(r, dict))
@@ -136,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tl_plugin.data.synth import synth  # needs the tool server and the env's tasks
 
-    samples = synth(args.n, args.error_rate, args.seed, args.prompt_format)
+    samples = synth(args.n, args.error_rate, args.seed, args.prompt_format, quiet=args.quiet)
     write_jsonl(args.out, samples)
     counts = category_counts(samples)
     errors = sum(n for c, n in counts.items() if Category(c).is_model_error)

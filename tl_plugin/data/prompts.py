@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tl_plugin.core import bfcl
+from tl_plugin.core.cli import add_log_level, progress, run, setup_logging
 from tl_plugin.core.formats import FORMATS, get_format
 from tl_plugin.core.labels import LabelError, read_label
 from tl_plugin.data.sources import (
@@ -197,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["check"]:
         checker = argparse.ArgumentParser(prog="tl-prompts check", description="check a prompt dataset's rows")
         checker.add_argument("file", help="prompt JSONL (columns id, input, label)")
-        return check_file(checker.parse_args(argv[1:]).file)
+        add_log_level(checker)
+        checked = checker.parse_args(argv[1:])
+        setup_logging(checked.log_level)
+        return run(lambda: check_file(checked.file), "tl_plugin.data.prompts")
     parser = argparse.ArgumentParser(prog="tl-prompts", description=__doc__.splitlines()[0])
     parser.add_argument("out", help="output JSONL (columns id, input, label); or `tl-prompts check FILE`")
     parser.add_argument("--rotbench", nargs="*", default=[], help="RoTBench clean.json files")
@@ -210,13 +214,20 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(FORMATS),
         help="the prompt format whose system prompt lists the tools (BFCL and JSONL sources)",
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_log_level(parser)
     args = parser.parse_args(argv)
     sources = [("rotbench", p) for p in args.rotbench] + [("bfcl", p) for p in args.bfcl]
     sources += [("jsonl", p) for p in args.jsonl] + ([("builtin", None)] if args.builtin_tasks else [])
     if not sources:
         parser.error("give at least one of --rotbench, --bfcl, --jsonl, --builtin-tasks")
+    setup_logging(args.log_level)
+    return run(lambda: _write(args, sources), "tl_plugin.data.prompts")  # anything else unreadable: one line
+
+
+def _write(args: argparse.Namespace, sources: list[tuple[str, str | None]]) -> int:
     rows, problems = [], []
-    for source, path in sources:
+    for source, path in progress(sources, "tl-prompts", args.quiet, unit="file"):
         try:
             kept, report = prompt_rows(source, path, args.prompt_format)
         except FileProblem as e:

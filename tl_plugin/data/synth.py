@@ -20,6 +20,7 @@ from typing import Any
 from envs.builtin_tasks import builtin_tasks
 from envs.tasks import Task
 from envs.tool_use import ToolUseEnv
+from tl_plugin.core.cli import progress
 from tl_plugin.core.formats import ASK_TOOL, FINISH_TOOL, get_format
 from tool_server.server import ToolServer
 
@@ -34,10 +35,12 @@ def synth(
     seed: int = 0,
     prompt_format: str = "python",
     tasks: Sequence[Task] | None = None,
+    quiet: bool = False,
 ) -> list[dict]:
     """`n` trajectories over `tasks` (default: the built-in suite, each used in turn in a seeded order), with
     round(error_rate * calls / (1 - error_rate)) mistakes, so that mistakes are `error_rate` of all calls
-    (the finish actions included). At most one mistake per gold call: error_rate must be below 0.5."""
+    (the finish actions included). At most one mistake per gold call: error_rate must be below 0.5. A progress
+    bar shows on a terminal, unless `quiet`."""
     if not 0.0 <= error_rate < 0.5:
         raise ValueError(f"error_rate must be in [0, 0.5): one mistake at most per gold call; got {error_rate}")
     fmt = get_format(prompt_format)
@@ -55,7 +58,8 @@ def synth(
     server = ToolServer(seed=seed)
     env = ToolUseEnv(tasks, "qwen" if fmt.layout is None else fmt.name, server=server)
     try:
-        return [_trajectory(f"synth-{seed}-{i}", task, i, wrong, env, rng) for i, task in enumerate(picked)]
+        bar = progress(enumerate(picked), "synth", quiet, total=n, unit="trajectory")
+        return [_trajectory(f"synth-{seed}-{i}", task, i, wrong, env, rng) for i, task in bar]
     finally:
         server.close()
 
