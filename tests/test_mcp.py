@@ -30,12 +30,17 @@ INITIALIZE = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo":
 
 
 @pytest.fixture(scope="module")
-def rest_and_mcp():
-    """`tl-tool-server --mcp http` on a free loopback port: REST and MCP (at /mcp) in one process."""
-    url, process = start_server_process("--mcp", "http", command=[str(CONSOLE_SCRIPT)])
-    yield url
+def server_process():
+    """`tl-tool-server --mcp http` on a free loopback port: REST and MCP (at /mcp) in one process, logging at INFO."""
+    url, process = start_server_process("--mcp", "http", "--log-level", "info", command=[str(CONSOLE_SCRIPT)])
+    yield url, process
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def rest_and_mcp(server_process):
+    return server_process[0]
 
 
 def test_mcp_stdio_server_with_the_sdk_client_answers_like_rest(rest_and_mcp):
@@ -142,3 +147,16 @@ def test_another_mcp_servers_errors_are_classified_where_their_words_allow():
 def test_an_mcp_server_that_does_not_start_is_one_clear_error():
     with pytest.raises(ConnectionError, match="cannot reach the MCP server `.*python.*`"):
         MCPToolServer([sys.executable, "-c", "raise SystemExit(3)"], connect_timeout_s=30)
+
+
+def test_the_server_logs_one_line_per_request_and_per_failed_call_never_a_traceback(server_process):
+    url, process = server_process
+    bad = httpx.post(f"{url}/call", content=b'{"name": ', headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400
+    process.terminate()  # the last test of the module: its log is complete once the server has stopped
+    _, log = process.communicate(timeout=30)
+    lines = log.decode().splitlines()
+    assert "Traceback" not in log.decode()
+    assert sum('"POST /call HTTP/1.1" 400' in line for line in lines) == 1  # uvicorn's access log
+    # the MCP call with an injected fault, earlier in this module: one line with its category
+    assert any("tools/call get_weather_current: tool_instability: " in line for line in lines)
