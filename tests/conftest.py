@@ -24,3 +24,14 @@ def loopback_tool_server():
     yield url, process
     process.kill()
     process.wait()
+
+
+@pytest.fixture(scope="session")
+def rest_and_mcp_server():
+    """One real `tl-tool-server --mcp http` process for the session (REST, and MCP at /mcp): yields its base URL."""
+    from tool_server.process import start_server_process
+
+    url, process = start_server_process("--mcp", "http")
+    yield url
+    process.kill()
+    process.wait()

@@ -19,6 +19,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+from fastapi import FastAPI, Request
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -227,3 +228,25 @@ def key_offsets_by_scan(name: str, candidates) -> list[int]:
         if other != name and shared:
             offsets.add(shared)
     return sorted(offsets)
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict:
+    """One entry of an OpenAI assistant message's `tool_calls` (arguments as OpenAI sends them: a JSON string)."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+class ScriptedModel:
+    """An OpenAI-compatible POST /v1/chat/completions (FastAPI) answering the scripted assistant messages in turn;
+    `requests` keeps every request body it got. Serve `.app` with serve_in_thread."""
+
+    def __init__(self, script: list[dict]):
+        self.script, self.requests = list(script), []
+        self.app = FastAPI()
+
+        @self.app.post("/v1/chat/completions")
+        async def chat(request: Request) -> dict:
+            self.requests.append(await request.json())
+            message = {"role": "assistant", **self.script.pop(0)}
+            reason = "tool_calls" if message.get("tool_calls") else "stop"
+            choice = {"index": 0, "message": message, "finish_reason": reason}
+            return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}

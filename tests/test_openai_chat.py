@@ -9,39 +9,17 @@ import json
 import gymnasium as gym
 import openai
 import pytest
-from fastapi import FastAPI, Request
-from helpers import serve_in_thread, weather_task
+from helpers import ScriptedModel, serve_in_thread, tool_call, weather_task
 
 from envs.openai_chat import openai_reset, openai_step
 from tool_server import ToolServer
 
 
-def call(call_id: str, name: str, arguments: str) -> dict:
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-
-
-class ScriptedModel:
-    """An OpenAI-compatible /v1/chat/completions that answers the scripted assistant messages in turn and keeps
-    every request it gets."""
-
-    def __init__(self, script: list[dict]):
-        self.script, self.requests = list(script), []
-        self.app = FastAPI()
-        self.app.post("/v1/chat/completions")(self.chat)
-
-    async def chat(self, request: Request) -> dict:
-        self.requests.append(await request.json())
-        message = {"role": "assistant", **self.script.pop(0)}
-        reason = "tool_calls" if message.get("tool_calls") else "stop"
-        choice = {"index": 0, "message": message, "finish_reason": reason}
-        return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
-
-
 @pytest.fixture
 def model():
     script = [
-        {"content": None, "tool_calls": [call("call_town", "get_weather_current", '{"town": "Paris"}')]},
-        {"content": "Again.", "tool_calls": [call("call_city", "get_weather_current", '{"city": "Paris"}')]},
+        {"content": None, "tool_calls": [tool_call("call_town", "get_weather_current", '{"town": "Paris"}')]},
+        {"content": "Again.", "tool_calls": [tool_call("call_city", "get_weather_current", '{"city": "Paris"}')]},
         {"content": "It is 18.0 °C in Paris."},
     ]
     scripted = ScriptedModel(script)
@@ -49,9 +27,9 @@ def model():
         yield openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0), scripted
 
 
-def test_a_served_model_acts_in_the_env_through_the_official_client(model, loopback_tool_server):
+def test_a_served_model_acts_in_the_env_through_the_official_client(model, rest_and_mcp_server):
     client, scripted = model
-    env = gym.make("envs:ToolUse-v0", tasks=[weather_task()], server=loopback_tool_server[0])
+    env = gym.make("envs:ToolUse-v0", tasks=[weather_task()], server=rest_and_mcp_server)  # over REST
     messages, tools, _ = openai_reset(env, seed=0)
     rewards, steps = [], []
     while True:
@@ -97,7 +75,10 @@ def test_arguments_that_are_not_json_are_a_format_error_answering_each_call():
             {
                 "message": {
                     "role": "assistant",
-                    "tool_calls": [call("a", "get_weather_current", "{city: Paris"), call("b", "finish", "{}")],
+                    "tool_calls": [
+                        tool_call("a", "get_weather_current", "{city: Paris"),
+                        tool_call("b", "finish", "{}"),
+                    ],
                 }
             }
         ]
