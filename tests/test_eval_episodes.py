@@ -77,7 +77,13 @@ def test_documentation_call_errors_valid_answers_counted_by_hand():
     assert fields(records[1]) == dict(turns=5, calls=5, de_calls=0, ce_calls=0, valid_answer=False, success=False)
     assert fields(records[2]) == dict(turns=4, calls=3, de_calls=0, ce_calls=3, valid_answer=True, success=False)
     assert records[2].messages[3]["content"].startswith('{"error": "Response error."')  # the failure's feedback
-    assert records[0].messages[-1] == {"role": "assistant", "content": PARIS_SCRIPT[-1]}
+    finish = {"name": "finish", "arguments": '{"answer": "It is 18.0 degrees"}'}  # OpenAI's shape, turn 5's call 0
+    last = {
+        "role": "assistant",
+        "content": PARIS_SCRIPT[-1],
+        "tool_calls": [{"id": "call_5_0", "type": "function", "function": finish}],
+    }
+    assert records[0].messages[-1] == last
     # 11 calls: 2 DE (Paris), 3 CE (Tokyo); 2 of 3 episodes answered, 1 of 3 right.
     assert episode_metrics(records) == pytest.approx(
         {"DE": 200 / 11, "CE": 300 / 11, "VA": 200 / 3, "success": 100 / 3, "episodes": 3, "calls": 11}

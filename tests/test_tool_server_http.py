@@ -117,7 +117,7 @@ def test_python_m_record_then_replay(tmp_path):
     ("flags", "complaint"),
     [
         (["--port", "0"], "between 1 and 65535"),
-        (["--port", "http"], "invalid _port value"),
+        (["--port", "http"], "invalid port value"),
         (["--port", "8000", "--fault-rate", "1.5"], "between 0 and 1"),
         (["--port", "8000", "--verbose"], "unrecognized arguments: --verbose"),
         (["--port", "8000", "--record", "a.jsonl", "--replay", "b.jsonl"], "not allowed with argument"),
