@@ -38,7 +38,7 @@ EPISODE = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run the episode; returns (and exits with) 0 when every category was seen, 1 otherwise."""
-    parser = argparse.ArgumentParser(prog="tl-demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="tl-tour", description=__doc__.split("\n\n")[0])
     add_log_level(parser)
     setup_logging(parser.parse_args(argv).log_level)
     base, server = start_server_process()
