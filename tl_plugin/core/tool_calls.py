@@ -32,12 +32,17 @@ def decode_arguments(arguments: Any) -> Any:
     return arguments
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # built once: json.dumps with options builds one per call
+
+
 def openai_tool_call(call: Mapping[str, Any], call_id: str) -> dict:
-    """One call `{"name", "arguments"}` (or already in OpenAI's shape) as an OpenAI `tool_calls` entry."""
-    plain = plain_call(call)
-    arguments = plain["arguments"]
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-    return {"id": call_id, "type": "function", "function": {"name": plain["name"], "arguments": text}}
+    """One call `{"name", "arguments"}` (or already in OpenAI's shape) as an OpenAI `tool_calls` entry; arguments
+    given as a string are kept as they are."""
+    inner = call.get("function")
+    call = inner if isinstance(inner, Mapping) else call
+    arguments = call.get("arguments") or {}
+    text = arguments if isinstance(arguments, str) else _ENCODE(arguments)
+    return {"id": call_id, "type": "function", "function": {"name": call.get("name"), "arguments": text}}
 
 
 def plain_call(tool_call: Mapping[str, Any]) -> dict:
