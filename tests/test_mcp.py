@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -129,7 +130,13 @@ def test_another_mcp_servers_errors_are_classified_where_their_words_allow():
         """Divide a by b."""
         return a / b
 
-    mcp = MCPToolServer(server)  # in process: the SDK's own FastMCP-style server
+    @server.tool()
+    def slow() -> str:
+        """Take a while."""
+        time.sleep(5)
+        return "done"
+
+    mcp = MCPToolServer(server, timeout_s=1.0)  # in process: the SDK's own FastMCP-style server
     try:
         assert mcp.tools()[0]["parameters"]["required"] == ["a", "b"]
         assert mcp.call("divide", {"a": 1, "b": 4}) == {"ok": True, "output": {"result": 0.25}}
@@ -140,6 +147,8 @@ def test_another_mcp_servers_errors_are_classified_where_their_words_allow():
             mcp.call("divide", {"a": 1, "b": 0})["category"],  # the SDK hides the crash: nothing to tell
         ]
         assert categories == ["parameter_missing", "parameter_invalid", "tool_hallucination", "other"]
+        late = mcp.call("slow", {})  # no answer within timeout_s: a timeout, as a real flaky service
+        assert late["category"] == "tool_instability" and late["details"]["kind"] == "timeout"
     finally:
         mcp.close()
 

@@ -52,7 +52,7 @@ class MCPToolServer:
         try:
             self._ready.result(connect_timeout_s)
             self._tools = [_schema(tool) for tool in self._run(self._list_tools(), connect_timeout_s)]
-        except BaseException as exc:
+        except Exception as exc:
             self.close()
             reason = "no answer" if isinstance(exc, concurrent.futures.TimeoutError) else _reason(exc)
             raise ConnectionError(f"cannot reach the MCP server {_describe(target)}: {reason}") from None
@@ -70,7 +70,13 @@ class MCPToolServer:
             raise
 
     def _run(self, coroutine: Any, timeout_s: float) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout_s)
+        """The coroutine's result, run on the client's loop; a request that outlives `timeout_s` is cancelled."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
 
     async def _list_tools(self) -> list[types.Tool]:
         tools, cursor = [], None
