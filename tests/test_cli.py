@@ -43,6 +43,9 @@ def test_bad_arguments_are_refused_and_a_bad_input_is_one_line(tmp_path):
     negative = entry_point("tl-data", "synth", "--out", str(tmp_path / "x.jsonl"), "--n", "-5", cwd=tmp_path)
     missing = entry_point("tl-data", "convert", "openai", str(tmp_path / "missing.json"), "out.jsonl", cwd=tmp_path)
     port = entry_point("tl-reward-server", "--port", "70000", cwd=tmp_path)
+    unread = entry_point(
+        "tl-eval", "score", "--benchmark", "rotbench", "--data", "missing.json", "--predictions", "p.json", cwd=tmp_path
+    )
     _, err = negative.communicate(timeout=180)
     assert negative.returncode == 2 and "argument --n: must be a positive integer, got -5" in err
     _, err = missing.communicate(timeout=180)
@@ -52,6 +55,9 @@ def test_bad_arguments_are_refused_and_a_bad_input_is_one_line(tmp_path):
     ]
     _, err = port.communicate(timeout=180)
     assert port.returncode == 2 and "must be between 1 and 65535" in err
+    _, err = unread.communicate(timeout=180)
+    assert unread.returncode == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "ERROR tl_plugin.eval: [Errno 2] No such file or directory: 'missing.json'"
     assert list(tmp_path.iterdir()) == []
 
 

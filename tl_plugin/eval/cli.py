@@ -27,6 +27,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tl_plugin.core.cli import run as one_line_errors
 from tl_plugin.core.judge import READINGS
 from tl_plugin.data.sources import read_records, write_jsonl
 from tl_plugin.eval import report
@@ -214,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as e:
             raise SystemExit(str(e)) from None
         return 0
-    return run(args) if args.command == "run" else score(args)
+    # A missing or unreadable file is one ERROR line, not a traceback (that only under --log-level DEBUG).
+    return one_line_errors(lambda: run(args) if args.command == "run" else score(args), "tl_plugin.eval")
 
 
 if __name__ == "__main__":
