@@ -47,7 +47,7 @@ def test_bad_arguments_are_refused_and_a_bad_input_is_one_line(tmp_path):
         "tl-eval", "score", "--benchmark", "rotbench", "--data", "missing.json", "--predictions", "p.json", cwd=tmp_path
     )
     _, err = negative.communicate(timeout=180)
-    assert negative.returncode == 2 and "argument --n: must be a positive integer, got -5" in err
+    assert negative.returncode == 2 and "argument --n: must be a positive number, got -5" in err
     _, err = missing.communicate(timeout=180)
     assert missing.returncode == 1 and "Traceback" not in err
     assert err.strip().splitlines() == [

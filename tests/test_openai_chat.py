@@ -126,3 +126,23 @@ def test_chat_template_gets_the_tools_as_tools_when_it_renders_them():
             '<tool_call>\n{"name": "get_weather_current", "arguments": {"city": "Paris"}}\n</tool_call>'
         )
         assert observation.count('"arguments": {"city": "Paris"}') == 1  # the call is not rendered twice
+
+
+def test_env_messages_carry_openai_calls_and_arguments_json_cannot_write_stay_an_object():
+    env = gym.make("envs:ToolUse-v0", tasks=[weather_task()])
+    env.reset(seed=0)
+    *_, info = env.step('<tool_call>{"name": "get_weather_current", "arguments": {"city": "Paris"}}</tool_call>')
+    assistant, tool = info["messages"][-2:]
+    assert assistant["tool_calls"] == [
+        {
+            "id": "call_1_0",
+            "type": "function",
+            "function": {"name": "get_weather_current", "arguments": '{"city": "Paris"}'},
+        }
+    ]
+    assert tool["tool_call_id"] == "call_1_0"
+    # Python's JSON reader takes NaN, JSON cannot write it: no string that is not JSON, and no exception.
+    *_, info = env.step('<tool_call>{"name": "get_weather_current", "arguments": {"city": NaN}}</tool_call>')
+    arguments = info["messages"][-2]["tool_calls"][0]["function"]["arguments"]
+    assert isinstance(arguments, dict) and arguments["city"] != arguments["city"]
+    assert info["categories"] == ["parameter_invalid"]

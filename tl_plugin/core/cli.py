@@ -43,7 +43,7 @@ def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     value = int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
     return value
 
 

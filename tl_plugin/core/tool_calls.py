@@ -32,16 +32,20 @@ def decode_arguments(arguments: Any) -> Any:
     return arguments
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # built once: json.dumps with options builds one per call
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode  # built once, not per call as json.dumps
 
 
 def openai_tool_call(call: Mapping[str, Any], call_id: str) -> dict:
     """One call `{"name", "arguments"}` (or already in OpenAI's shape) as an OpenAI `tool_calls` entry; arguments
-    given as a string are kept as they are."""
+    given as a string are kept as they are. Arguments JSON cannot write (NaN, nesting too deep: model text can hold
+    them) stay an object, which readers take too, so nothing is hidden inside a string that is not JSON."""
     inner = call.get("function")
     call = inner if isinstance(inner, Mapping) else call
     arguments = call.get("arguments") or {}
-    text = arguments if isinstance(arguments, str) else _ENCODE(arguments)
+    try:
+        text = arguments if isinstance(arguments, str) else _ENCODE(arguments)
+    except (ValueError, RecursionError):
+        text = arguments
     return {"id": call_id, "type": "function", "function": {"name": call.get("name"), "arguments": text}}
 
 

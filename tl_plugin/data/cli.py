@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from tl_plugin.core.cli import add_log_level, progress, run, setup_logging
+from tl_plugin.core.cli import add_log_level, positive_int, progress, run, setup_logging
 from tl_plugin.core.formats import FORMATS
 from tl_plugin.core.taxonomy import CATEGORIES, Category
 from tl_plugin.core.trajectory import call_categories
@@ -70,13 +70,6 @@ def stats_png(counts: Counter, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
-
-
 def convert_file(source: str, path: str, output: str, prompt_format: str, quiet: bool = False) -> int:
     """`tl-data convert`: the report is always printed, the output written only when a record is kept; returns
     the exit code (see the module docstring). A progress bar shows on a terminal, unless `quiet`."""
@@ -118,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--png", help="also write the chart to this PNG")
     p = sub.add_parser("synth", help="scripted-agent trajectories with injected mistakes", parents=[common])
     p.add_argument("--out", required=True)
-    p.add_argument("--n", type=_positive, default=1217)
+    p.add_argument("--n", type=positive_int, default=1217)
     p.add_argument("--error-rate", type=float, default=0.17)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prompt-format", default="python", choices=list(FORMATS))

@@ -27,6 +27,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tl_plugin.core.cli import positive_int
 from tl_plugin.core.cli import run as one_line_errors
 from tl_plugin.core.judge import READINGS
 from tl_plugin.data.sources import read_records, write_jsonl
@@ -37,13 +38,6 @@ from tool_server.noise import LEVELS
 
 logger = logging.getLogger("tl_plugin.eval")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def _items(benchmark: str, files: list[str], prompt_format: str, limit: int | None) -> list[Item]:
@@ -189,13 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="a Hugging Face checkpoint directory or an OpenAI-compatible URL")
     p.add_argument("--out", required=True, help="the run directory")
     p.add_argument("--noise", choices=[lv for lv in LEVELS if lv != "clean"] + ["all"], help="documentation noise")
-    p.add_argument("--limit", type=_positive, help="the first N items of each file (N tasks for episodes)")
+    p.add_argument("--limit", type=positive_int, help="the first N items of each file (N tasks for episodes)")
     p.add_argument("--data", nargs="*", default=[], help="benchmark files (default: the paper's, under --data-dir)")
     default_data = os.environ.get("TL_DATA_DIR", str(REPO.parent / "shared" / "data"))
     p.add_argument("--data-dir", default=default_data, help="the benchmark data (default ../shared/data, TL_DATA_DIR)")
     p.add_argument("--prompt-format", default="react", help="how the model's chat is laid out (tl_plugin.core.formats)")
-    p.add_argument("--batch-size", type=_positive, default=8)
-    p.add_argument("--max-new-tokens", type=_positive, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--max-new-tokens", type=positive_int, default=256)
     p.add_argument("--engine", default="auto", choices=["auto", "hf", "vllm"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p = commands.add_parser("score", help="score saved model outputs, no model needed")
