@@ -13,13 +13,15 @@ import anyio
 import gymnasium as gym
 import httpx
 import pytest
-from helpers import weather_task
+from helpers import serve_in_thread, weather_task
 from mcp import Client, StdioServerParameters
 from mcp.server import MCPServer
 
 from envs.tasks import Task
 from tool_server import ToolServer, builtin_catalog
+from tool_server.app import create_app
 from tool_server.mcp_client import MCPToolServer
+from tool_server.mcp_server import with_mcp
 from tool_server.process import start_server_process
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "tl-tool-server"
@@ -151,6 +153,23 @@ def test_another_mcp_servers_errors_are_classified_where_their_words_allow():
         assert late["category"] == "tool_instability" and late["details"]["kind"] == "timeout"
     finally:
         mcp.close()
+
+
+def test_mcp_beside_rest_is_held_to_the_rest_token():
+    server = ToolServer()
+    app = with_mcp(create_app(server, token="s3cret"), server)  # what `--mcp http --token s3cret` serves
+    with serve_in_thread(app) as url:
+        assert httpx.get(f"{url}/health").status_code == 401  # REST refuses without the token ...
+        bare = httpx.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE})
+        assert bare.status_code == 401  # ... and so does MCP
+        with pytest.raises(ConnectionError, match="cannot reach the MCP server"):
+            MCPToolServer(f"{url}/mcp", token="wrong", connect_timeout_s=30)
+        mcp = MCPToolServer(f"{url}/mcp", token="s3cret")
+        try:
+            assert mcp.call(*BAD)["category"] == "parameter_hallucination"
+        finally:
+            mcp.close()
+    server.close()
 
 
 def test_an_mcp_server_that_does_not_start_is_one_clear_error():

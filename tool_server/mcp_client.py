@@ -3,7 +3,8 @@ ToolUse-v0 (`server=MCPToolServer(...)`), synthetic data and evaluation can run 
 
 target: a command to start as a stdio subprocess (`["tl-tool-server", "--mcp"]`, or the SDK's
 `StdioServerParameters` for its environment and working directory), a streamable-HTTP URL
-(`http://127.0.0.1:8000/mcp`), or an SDK `Server` / `MCPServer` object in this process. The official `mcp`
+(`http://127.0.0.1:8000/mcp`; with `token`, or $TL_TOOL_SERVER_TOKEN as RemoteToolServer reads it, sent as a
+bearer token), or an SDK `Server` / `MCPServer` object in this process. The official `mcp`
 client runs on an event loop in a background thread; `call` blocks until the answer.
 
 Feedback: our own server sends its feedback whole in `structuredContent`, taken as is. Another server's error
@@ -16,16 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+import httpx2
 import mcp_types as types
 from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from tl_plugin.core.taxonomy import CATEGORIES, Category, classify_feedback
+from tool_server.client import TOKEN_VARIABLE
 from tool_server.mcp_server import META_PREFIX
 from tool_server.server import Feedback, instability_feedback
 
@@ -36,11 +42,18 @@ class MCPToolServer:
     """An MCP server's tools with ToolServer's `call(name, arguments, session, toolset, faults)` and `tools()`.
     session, toolset and faults travel in the request's `_meta` (our server reads them; others ignore them)."""
 
-    def __init__(self, target: Any, timeout_s: float = 30.0, connect_timeout_s: float = 60.0):
+    def __init__(self, target: Any, timeout_s: float = 30.0, connect_timeout_s: float = 60.0, token: str | None = None):
         if isinstance(target, Sequence) and not isinstance(target, str):
             if not target:
                 raise ValueError("empty MCP server command")
             target = StdioServerParameters(command=str(target[0]), args=[str(a) for a in target[1:]])
+        where, self._http = _describe(target), None
+        token = os.environ.get(TOKEN_VARIABLE) if token is None else token
+        if isinstance(target, str) and token:  # the SDK's transport, with our header on every request
+            self._http = httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0, read=300.0)
+            )
+            target = streamable_http_client(target, http_client=self._http)
         self.timeout_s = timeout_s
         self._client = Client(target, read_timeout_seconds=timeout_s)
         self._stop: asyncio.Event | None = None
@@ -55,13 +68,16 @@ class MCPToolServer:
         except Exception as exc:
             self.close()
             reason = "no answer" if isinstance(exc, concurrent.futures.TimeoutError) else _reason(exc)
-            raise ConnectionError(f"cannot reach the MCP server {_describe(target)}: {reason}") from None
+            raise ConnectionError(f"cannot reach the MCP server {where}: {reason}") from None
 
     async def _hold(self) -> None:
         """Enter the client and keep it open until close(): the SDK's task groups live and die in this task."""
         self._stop = asyncio.Event()
         try:
-            async with self._client:
+            async with contextlib.AsyncExitStack() as stack:
+                if self._http is not None:
+                    await stack.enter_async_context(self._http)
+                await stack.enter_async_context(self._client)
                 self._ready.set_result(None)
                 await self._stop.wait()
         except BaseException as exc:  # the connection failed: the constructor hears why
