@@ -50,10 +50,8 @@ def create_mcp_server(server: ToolServer) -> Server:
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         meta = params.meta or {}
         session, toolset, faults = (meta.get(META_PREFIX + key) for key in META_KEYS)
-        # Tools may block (and are bounded by the server's timeout): off the event loop, other requests go on.
-        feedback = await anyio.to_thread.run_sync(
-            lambda: server.call(params.name, params.arguments or {}, session, toolset, faults)
-        )
+        # In the server's worker threads, bounded by its timeout: a slow tool holds up no other request.
+        feedback = await server.acall(params.name, params.arguments or {}, session, toolset, faults)
         if not feedback.get("ok"):
             log.info("tools/call %s: %s: %s", params.name, feedback.get("category"), feedback.get("message"))
         return tool_result(feedback)
