@@ -33,10 +33,12 @@ logger = logging.getLogger(__name__)
 # feedback ("Observation:" / "Output:" lines, or the end of the ChatML message); "\nUser:" guards a model that
 # goes on to invent the user's next turn. A tokenizer's own chat template ends a turn with its EOS token, which
 # backends stop at anyway. run_episodes also cuts at these, for backends that cannot stop on strings.
+# A "python_brief" turn is one line, one call: SFT trains the newline that ends it, never the "Output:" after it
+# (tool feedback has no loss), so a small model goes on with a second call unless the newline stops it.
 STOP: dict[str, tuple[str, ...]] = {
     "react": ("\nObservation:", "\nUser:"),
     "python": ("\nOutput:", "\nUser:"),
-    "python_brief": ("\nOutput:", "\nUser:"),
+    "python_brief": ("\n",),
     "qwen": ("<|im_end|>",),
     "chat_template": (),
 }
