@@ -63,10 +63,10 @@ def run_seed(
     texts = [get_format(data.FORMAT).render(s["messages"], add_generation_prompt=False) for s in samples]
     tokenizer = data.train_tokenizer(texts, config.vocab)
     tokenizer.save_pretrained(out / "tokenizer")
-    test_tasks = test_tasks[: config.eval_tasks]
     held_out = {task.id for task in test_tasks}
     items = [item for item in load("builtin", prompt_format=data.FORMAT)[0] if item.id in held_out]
-    evaluate = evaluator(tokenizer, items, test_tasks, config)
+    every = -(-len(test_tasks) // (config.episode_tasks or len(test_tasks)))  # spread over the scenarios
+    evaluate = evaluator(tokenizer, items, test_tasks[::every], config)
     initial = data.tiny_model(tokenizer, config, seed)
     prompts = data.rl_prompts(train_tasks)
     histories, trained = {}, {}
