@@ -72,7 +72,7 @@ def test_4_a_slow_tool_blocks_no_one_and_times_out_as_instability():
         return {"slept": seconds}
 
     catalog = Catalog([*builtin_catalog().by_name.values(), *Catalog.from_functions([slow]).by_name.values()])
-    tool_server = ToolServer(catalog, call_timeout_s=1.0)
+    tool_server = ToolServer(catalog, call_timeout_s=3.0)
     port = free_port()
     uv = uvicorn.Server(uvicorn_config(create_app(tool_server), "127.0.0.1", port))
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -81,13 +81,15 @@ def test_4_a_slow_tool_blocks_no_one_and_times_out_as_instability():
         time.sleep(0.02)
     url = f"http://127.0.0.1:{port}"
     prime = {"name": "is_prime", "arguments": {"n": 999_999_999_989}}
-    stuck = {"name": "slow", "arguments": {"seconds": 3}}
+    stuck = {"name": "slow", "arguments": {"seconds": 6}}
     try:
         with ThreadPoolExecutor(24) as pool:
             calls = [
                 pool.submit(httpx.post, f"{url}/call", json=body, timeout=30) for body in [prime] * 8 + [stuck] * 8
             ]
-            time.sleep(0.2)  # the calls are running: every worker thread is busy
+            # 16 calls fit CALL_THREADS workers, so each runs at once; the timeout leaves the 8 prime tests (50 ms
+            # of CPU each, all sharing the GIL) ample room on a loaded machine, and the stuck calls none.
+            time.sleep(0.2)
             latencies = []
             for _ in range(10):
                 start = time.perf_counter()

@@ -40,7 +40,7 @@ FAULT_KEYS = ("instability_rate", "instability_kind", "call_failure")
 MAX_SESSION_BYTES = 1 << 20  # what one session's stateful tools may store (the arguments they were given)
 MAX_TOTAL_SESSION_BYTES = 256 << 20  # all sessions together; the least recently used go first beyond it
 MAX_RECORD_BYTES = 256 << 20  # the --record file; answers beyond it are served but not recorded
-CALL_THREADS = 8  # workers of acall() and of timed calls off the main thread
+CALL_THREADS = 32  # workers of acall() and of timed calls off the main thread; a stuck tool holds one
 log = logging.getLogger(__name__)
 
 
