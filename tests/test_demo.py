@@ -126,6 +126,7 @@ def test_demo_runs_end_to_end_at_the_smoke_size(tmp_path, capsys):
 
 
 def test_cli_rejects_bad_arguments(tmp_path):
-    for bad in (["--seeds", "0"], ["--wmax", "0.5"], ["--sft-steps", "-1"]):
+    bad_arguments = (["--seeds", "0"], ["--wmax", "0.5"], ["--wmax", "0"], ["--sft-steps", "0"], ["--first-seed", "-1"])
+    for bad in bad_arguments:
         with pytest.raises(SystemExit):
             cli.main(["--out", str(tmp_path), *bad])

@@ -1,6 +1,6 @@
 """`tl-demo`: TL-Training shown working end to end, the paper's ablation (Table 5) in small.
 
-  tl-demo [--out runs/demo] [--seeds N] [--size cpu|gpu|tiny] [--wmax W] [--sft-steps N] [--quiet]
+  tl-demo [--out runs/demo] [--seeds N] [--first-seed S] [--size cpu|gpu|tiny] [--wmax W] [--sft-steps N] [--quiet]
 
 Per seed: the built-in tasks split into training and held-out ones; synthetic trajectories of the training tasks
 from scripted agents in ToolUse-v0 (17% erroneous calls, each followed by the env's feedback and a correct retry);
@@ -97,34 +97,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     p.add_argument("--size", choices=sorted(data.CONFIGS), default="gpu" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seeds", type=int, default=None, help="seeds to run (default: 1 on cpu, 3 on gpu)")
+    p.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0): --seeds N runs N from it")
     p.add_argument("--wmax", type=float, default=None, help="PKT's weight cap (default: the size's; the paper's is 9)")
     p.add_argument("--sft-steps", type=int, default=None, help="override the size's SFT steps")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = p.parse_args(argv)
     seeds = args.seeds if args.seeds is not None else (3 if args.size == "gpu" else 1)
-    if seeds < 1 or (args.wmax is not None and args.wmax < 1) or (args.sft_steps is not None and args.sft_steps < 1):
-        p.error("--seeds and --sft-steps must be positive and --wmax at least 1")
+    too_small = (args.wmax is not None and args.wmax < 1) or (args.sft_steps is not None and args.sft_steps < 1)
+    if seeds < 1 or args.first_seed < 0 or too_small:
+        p.error("--seeds and --sft-steps must be positive, --first-seed at least 0 and --wmax at least 1")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = data.CONFIGS[args.size]
     config = config if args.sft_steps is None else replace(config, sft_steps=args.sft_steps)
     config = config if args.wmax is None else replace(config, wmax=args.wmax)
     out = Path(args.out)
+    run_seeds = list(range(args.first_seed, args.first_seed + seeds))
     started = time.perf_counter()
     histories: dict[str, list] = {variant: [] for variant in VARIANTS}
     quiet = args.quiet or not sys.stderr.isatty()
     with tqdm(total=seeds * len(VARIANTS), desc="tl-demo", unit="variant", disable=quiet) as bar:
-        for seed in range(seeds):
+        for seed in run_seeds:
             for variant, history in run_seed(seed, config, out / f"seed-{seed}", bar, not quiet).items():
                 histories[variant].append(history)
     seconds = time.perf_counter() - started
     header = (
-        f"{seeds} seed(s), size {args.size} ({config.hidden}x{config.layers} LLaMA, {config.sft_steps} SFT steps, "
-        f"{config.rl_steps} GRPO steps), PKT wmax {config.wmax}, {seconds / 60:.1f} min."
+        f"{seeds} seed(s) ({', '.join(map(str, run_seeds))}), size {args.size} ({config.hidden}x{config.layers} "
+        f"LLaMA, {config.sft_steps} SFT steps, {config.rl_steps} GRPO steps), PKT wmax {config.wmax}, "
+        f"{seconds / 60:.1f} min."
     )
     text = report.markdown(histories, config.sft_steps, seeds, header)
-    results = {"config": asdict(config), "seeds": seeds, "wmax": config.wmax, "seconds": round(seconds, 1),
-               "histories": histories}  # fmt: skip
+    results = {"config": asdict(config), "seeds": seeds, "first_seed": args.first_seed, "wmax": config.wmax,
+               "seconds": round(seconds, 1), "histories": histories}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (out / "report.md").write_text(text, encoding="utf-8")
