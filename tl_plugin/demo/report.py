@@ -47,10 +47,10 @@ def efficiency_table(histories: dict[str, list[History]], sft_steps: int) -> str
     TS against standard SFT at half and three quarters of the SFT steps and at the end of training (mean ±std over
     seeds): a method that learns faster shows it mid-way, before the schedule's end brings SFT up too."""
     base = _mean_curve(histories[BASELINE])
-    marks = []
-    for share in (2, 4 / 3):  # the first evaluations at or after 1/2 and 3/4 of the SFT steps
-        step = min((e["step"] for e in base if e["step"] >= sft_steps / share), default=base[-1]["step"])
-        marks += [step] if step not in marks else []
+    # the first evaluations at or after 1/2 and 3/4 of the SFT steps (one column when they coincide)
+    marks = [min((e["step"] for e in base if e["step"] >= sft_steps * share), default=base[-1]["step"])
+             for share in (0.5, 0.75)]  # fmt: skip
+    marks = sorted(set(marks))
     lines = [
         f"| | steps to SFT's final TS ({base[-1]['TS']:.1f}) | steps to SFT's final CF ({base[-1]['CF']:.1f}) | "
         + "".join(f"ΔTS at step {step} | " for step in marks)
@@ -61,16 +61,17 @@ def efficiency_table(histories: dict[str, list[History]], sft_steps: int) -> str
         curve = _mean_curve(runs)
         reach = [steps_to_reach(curve, m, base[-1][m]) for m in ("TS", "CF")]
         deltas = []
-        for pick in [*(lambda run, step=step: _at(run, step) for step in marks), lambda run: run[-1]]:
-            paired = [pick(run)["TS"] - pick(sft)["TS"] for run, sft in zip(runs, histories[BASELINE])]
+        for step in [*marks, None]:
+            paired = [_at(run, step)["TS"] - _at(sft, step)["TS"] for run, sft in zip(runs, histories[BASELINE])]
             deltas.append(f"{statistics.fmean(paired):+.1f} ±{_spread(paired):.1f}")
         cells = ["not reached" if r is None else str(r) for r in reach]
         lines.append(f"| {variant} | " + " | ".join(cells + deltas) + " |")
     return "\n".join(lines)
 
 
-def _at(run: History, step: int) -> dict[str, float]:
-    return next(e for e in run if e["step"] == step)
+def _at(run: History, step: int | None) -> dict[str, float]:
+    """The evaluation at `step`; the last one when `step` is None."""
+    return run[-1] if step is None else next(e for e in run if e["step"] == step)
 
 
 def _pyplot():
