@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from difflib import SequenceMatcher
@@ -139,6 +141,26 @@ def test_timeout_off_the_main_thread_too(server):
     assert results[0]["category"] == "tool_instability" and results[0]["details"]["kind"] == "timeout"
     assert time.monotonic() - start < 2
     assert server.call("slow_tool", {"seconds": 0.01}) == {"ok": True, "output": {"slept": 0.01}}
+
+
+EXIT_AFTER_A_CALL = """
+import time
+from tool_server import ToolServer
+
+class SlowTeardown:  # torn down after Python has restored SIGALRM's default action
+    def __del__(self, sleep=time.sleep):
+        sleep(0.5)
+
+keep = SlowTeardown()
+ToolServer(call_timeout_s=0.1).call("get_weather_forecast", {"city": "Paris", "days": 2})
+"""
+
+
+def test_the_call_timer_never_outlives_the_process():
+    # The SIGALRM timer of the last call was still armed when the interpreter exited: it fired during teardown
+    # and killed the process with 142 ("Alarm clock"), after the script's work was done.
+    done = subprocess.run([sys.executable, "-c", EXIT_AFTER_A_CALL], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def test_seeded_faults_are_reproducible():

@@ -8,6 +8,7 @@ model meets in the env reads like its training data. `call` never raises, whatev
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import json
 import logging
@@ -348,13 +349,15 @@ def _on_alarm(signum: int, frame: Any) -> None:
 def _alarm_ready() -> bool:
     """Whether this thread can bound a call with SIGALRM: the main thread of a Unix process whose SIGALRM
     nobody else used when we first looked (our handler is then installed, once; later looks are cached, as
-    signal.getsignal costs a tenth of a call)."""
+    signal.getsignal costs a tenth of a call). The timer is disarmed at exit: Python restores SIGALRM's default
+    action (kill) before it tears its modules down, and a timer firing then would end the process with 142."""
     if threading.current_thread() is not threading.main_thread():
         return False
     if _ALARM[0] is None:
         handler = signal.getsignal(signal.SIGALRM) if hasattr(signal, "setitimer") else None
         if handler is signal.SIG_DFL:
             signal.signal(signal.SIGALRM, _on_alarm)
+            atexit.register(signal.setitimer, signal.ITIMER_REAL, 0)
         _ALARM[0] = handler in (signal.SIG_DFL, _on_alarm)
     return _ALARM[0]
 
