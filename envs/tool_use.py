@@ -152,7 +152,9 @@ class ToolUseEnv(gym.Env[str, str]):
         truncated = not terminated and len(observation) > MAX_OBSERVATION_CHARS
         self._observation = observation[:MAX_OBSERVATION_CHARS]
         self.done = terminated
-        info = self._info([c.as_dict() for c in parsed.calls], categories, appended)
+        info = self._info(
+            [{"name": c.name, "arguments": _json_copy(c.arguments)} for c in parsed.calls], categories, appended
+        )
         info["answer"], info["task_reward"] = answer, reward if terminated else None
         return self._observation, reward, terminated, truncated, info
 
@@ -188,10 +190,13 @@ class ToolUseEnv(gym.Env[str, str]):
             return observation, observation[len(before) + len(text) :]
         return observation, _after_common_prefix(before + text, observation)
 
-    def _append(self, role: str, content: str, **fields: Any) -> None:
+    def _append(self, role: str, content: str, tool_calls: list | None = None, tool_call_id: str | None = None) -> None:
         """Add a message; OpenAI's fields (`tool_calls`, `tool_call_id`) only when they have a value."""
         message = {"role": role, "content": content}
-        message.update((key, value) for key, value in fields.items() if value)
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        if tool_call_id:
+            message["tool_call_id"] = tool_call_id
         self.messages.append(message)
         if self.format.layout is not None:  # built-in layouts grow by appending
             self._text += self.format.message_text(message)
@@ -256,6 +261,17 @@ def _copy(message: dict) -> dict:
     if "tool_calls" not in message:
         return message.copy()
     return {**message, "tool_calls": [{**call, "function": dict(call["function"])} for call in message["tool_calls"]]}
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of parsed arguments (dicts, lists and scalars, nested at most parsing.MAX_DEPTH deep): the env
+    calls with them and judges its task with them, so info must not share them. Several times faster than
+    deepcopy."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value
 
 
 def _after_common_prefix(head: str, text: str) -> str:

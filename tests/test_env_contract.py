@@ -10,6 +10,7 @@ from gymnasium.utils.env_checker import check_env
 from helpers import weather_task
 
 from envs.builtin_tasks import builtin_tasks
+from envs.tasks import Task
 from envs.tool_use import ToolUseEnv
 from tl_plugin.core.formats import FORMATS
 
@@ -60,6 +61,16 @@ def test_info_holds_copies():
     _, _, _, _, info = env.step('finish(answer="18.0")')
     assert [m["role"] for m in info["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
     assert env.task.tools and info["task_id"] == weather_task().id
+
+
+def test_changing_infos_calls_changes_no_judgement():
+    # Judged by its gold call (no gold answer): the env judges the calls it made, which info must not share.
+    task = Task.from_dict({**weather_task().to_dict(), "answer": None})
+    env = ToolUseEnv([task])
+    env.reset(seed=0)
+    info = env.step('get_weather_current(city="Paris")')[4]
+    info["calls"][0]["arguments"]["city"] = "Rome"
+    assert env.step('finish(answer="done")')[1] == 1.0
 
 
 def random_action(rng: random.Random, space) -> str:
