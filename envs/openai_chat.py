@@ -18,13 +18,12 @@ Inside, the env sees the calls as text in its prompt format (any format works), 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import gymnasium as gym
 
 from tl_plugin.core.formats import ASK_TOOL, FINISH_TOOL, get_format
-from tl_plugin.core.tool_calls import decode_arguments, openai_tool
+from tl_plugin.core.tool_calls import openai_tool
 
 
 def openai_reset(env: gym.Env, **reset_kwargs: Any) -> tuple[list[dict], list[dict], dict]:
@@ -48,7 +47,7 @@ def openai_step(env: gym.Env, response: Any) -> tuple[list[dict], float, bool, b
     ids = [call.get("id") for call in calls]
     inner = env.unwrapped
     before = len(inner.messages or [])
-    _, reward, terminated, truncated, info = env.step(_text(inner.format, message))
+    _, reward, terminated, truncated, info = env.step(inner.format.assistant_text(message))
     turn = info["messages"][before:]  # the assistant message, then the env's answers
     env_ids = [call["id"] for call in turn[0].get("tool_calls", [])]
     renamed = dict(zip(env_ids[len(env_ids) - len(ids) :], ids)) if len(env_ids) >= len(ids) else {}
@@ -74,23 +73,3 @@ def _message(response: Any) -> dict:
     if "choices" in response:
         response = response["choices"][0]["message"]
     return response
-
-
-def _text(fmt: Any, message: dict) -> str:
-    """The assistant message as text in the env's prompt format: its content, then each call as the format writes
-    calls (arguments that are not a JSON object stay raw, so the parser reports the format error). Content that
-    the format cannot carry before its calls (a python call after prose reads as prose) is left out."""
-    written = []
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
-        arguments = decode_arguments(function.get("arguments") or "{}")
-        if isinstance(arguments, dict):
-            written.append(fmt.format_call({"name": function.get("name", ""), "arguments": arguments}))
-        else:
-            written.append(json.dumps({"name": function.get("name", ""), "arguments": arguments}, ensure_ascii=False))
-    content = message.get("content")
-    content = content.strip() if isinstance(content, str) else ""
-    text = "\n".join([content, *written] if content else written)
-    if content and written and len(fmt.parse(text).calls) != len(written):
-        return "\n".join(written)
-    return text

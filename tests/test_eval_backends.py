@@ -244,6 +244,9 @@ def test_openai_tool_calls_come_back_as_the_formats_call_text(server):
     (qwen,) = load_backend(url, "qwen").generate([chat("weather in Paris")])
     assert qwen == '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
     assert parse(qwen).calls == [ToolCall("get_weather", {"city": "Paris"})]
+    # A python call after prose reads as prose: the endpoint's call wins over its content, as in the env.
+    (python,) = load_backend(url, "python").generate([chat("explain the weather in Rome")])
+    assert parse(python).calls == [ToolCall("get_weather", {"city": "Rome"})]
 
 
 def test_openai_order_preserved_under_concurrency(server):

@@ -64,6 +64,19 @@ def test_openai_chat():
     assert "dropped 1: unknown role 'critic'" in str(report)
 
 
+def test_openai_content_before_a_call_is_kept_where_the_format_can_carry_it():
+    record = openai_record()
+    record["messages"][2]["content"] = "Let me check."
+    for prompt_format, kept in (("qwen", True), ("react", True), ("python", False)):
+        (sample,), report = convert([record], CONVERTERS["openai"], prompt_format=prompt_format)
+        text = sample["messages"][2]["content"]
+        # the training text reads back as the source's call in every format
+        assert [c.as_dict() for c in parse(text).calls] == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+        assert text.startswith("Let me check.") == kept
+        left_out = f"content before the calls left out (the {prompt_format} format reads it as prose)"
+        assert report.notes.get(left_out, 0) == (not kept)
+
+
 def test_sharegpt_with_function_call_turns():
     record = {
         "tools": json.dumps([WEATHER]),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tl_plugin.core.parsing import Parsed, ToolCall, format_call, parse
-from tl_plugin.core.tool_calls import openai_tool
+from tl_plugin.core.tool_calls import openai_tool, plain_call
 
 # The actions every format offers besides the task's tools (RoTBench puts them last, in this order).
 ASK_TOOL = {
@@ -142,6 +142,24 @@ class PromptFormat:
         """The calls in a model's text. Every syntax is read (detected), so a model that answers in another
         one than it was shown is still understood."""
         return parse(text)
+
+    def assistant_text(self, message: dict[str, Any]) -> str:
+        """An assistant message (`content`, `tool_calls` in OpenAI's shape or ours) as a model of this format writes
+        it: the content, then each call in this format's syntax. Arguments that are not a JSON object stay raw, so
+        the parser reports the format error. Content that would hide the calls (a python call after prose reads as
+        prose) is left out: the calls are what the message says."""
+        written = []
+        for call in map(plain_call, message.get("tool_calls") or []):
+            call["name"] = call["name"] or ""
+            written.append(
+                self.format_call(call) if isinstance(call["arguments"], dict) else json.dumps(call, ensure_ascii=False)
+            )
+        content = message.get("content")
+        content = content.strip() if isinstance(content, str) else ""
+        text = "\n".join([content, *written] if content else written)
+        if content and written and len(self.parse(text).calls) != len(written):
+            return "\n".join(written)
+        return text
 
     def message_text(self, message: dict[str, Any]) -> str:
         """One message as this format's layout writes it (built-in layouts only)."""

@@ -28,7 +28,8 @@ from tl_plugin.data.sources import Drop, rotbench_item, tools_in_text
 def from_openai(record: dict, notes: Counter, prompt_format: str = "qwen") -> dict:
     """OpenAI chat: {"messages": [... assistant "tool_calls": [{"function": {"name", "arguments": "<json>"}}],
     role "tool" ...], "tools": [{"type": "function", "function": schema}]}. Calls are written as the prompt
-    format writes them, and its system prompt lists the tools (OpenRLHF passes no `tools` to the template)."""
+    format writes them (content it would read as prose before them is left out, and noted), and its system prompt
+    lists the tools (OpenRLHF passes no `tools` to the template)."""
     fmt = get_format(prompt_format)
     tools = [dict(function_schema(t)) for t in record.get("tools") or []]
     messages = []
@@ -44,9 +45,10 @@ def from_openai(record: dict, notes: Counter, prompt_format: str = "qwen") -> di
                 if parsed.error:
                     raise Drop("tool call arguments are not a JSON object")
                 calls += [{**call.as_dict(), "id": c.get("id")} for call in parsed.calls]  # the source's ids stay
-            written = [fmt.format_call(c) for c in calls]
-            message = {**message, "content": "\n".join(([message["content"]] if message["content"] else []) + written)}
-            message["tool_calls"] = calls
+            text = fmt.assistant_text({"content": message["content"], "tool_calls": calls})
+            if message["content"].strip() and not text.startswith(message["content"].strip()):
+                notes[f"content before the calls left out (the {prompt_format} format reads it as prose)"] += 1
+            message = {**message, "content": text, "tool_calls": calls}
         if role == "tool" and m.get("tool_call_id"):
             message["tool_call_id"] = m["tool_call_id"]
         messages.append(message)

@@ -8,7 +8,6 @@ structured `tool_calls` come back as the text the prompt format writes, so one p
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -204,21 +203,6 @@ class OpenAIBackend:
             raise ValueError(f"{base_url} lists no models; name one as {base_url}#MODEL")
         return models[0]
 
-    def _text(self, message: Any) -> str:
-        """The completion as the prompt format writes it: any content, then each structured call."""
-        parts = [message.content.strip()] if message.content and message.content.strip() else []
-        for call in message.tool_calls or []:
-            name, raw = call.function.name, call.function.arguments or "{}"
-            try:
-                arguments = json.loads(raw)
-            except json.JSONDecodeError:
-                arguments = None
-            if isinstance(arguments, dict):
-                parts.append(self.format.format_call({"name": name, "arguments": arguments}))
-            else:  # kept as the raw string, so the parser reports the broken arguments as a format error
-                parts.append(json.dumps({"name": name, "arguments": raw}, ensure_ascii=False))
-        return "\n".join(parts)
-
     def _one(self, messages: list[dict], tools: list[dict] | None) -> str:
         import openai
 
@@ -231,7 +215,8 @@ class OpenAIBackend:
             request["tools"] = _openai_tools(tools)
         try:
             response = self.client.chat.completions.create(**request)
-            return cut_at_stop(self._text(response.choices[0].message), self.stop)
+            message = response.choices[0].message.model_dump(exclude_none=True)
+            return cut_at_stop(self.format.assistant_text(message), self.stop)
         except (openai.OpenAIError, IndexError, AttributeError, TypeError) as e:
             # One bad item must not cost the whole evaluation: it scores as an empty answer, and the log says why.
             reason = " ".join(str(e).split())[:300]  # one line, whatever the server sent
