@@ -57,6 +57,29 @@ def test_score_rotbench_gold_as_the_official_script_prints_it(capsys, tmp_path, 
     assert failed == [i for i, gold in enumerate(golds) if gold.endswith("Action Input: {}")]
 
 
+def test_score_rotbench_reads_the_tool_list_as_the_scorer_does(capsys, tmp_path, data_dir):
+    """The scorer reads the tools from the system prompt's first "[" to its last 13 characters: a list written
+    with other whitespace is the same list. Every gold answer is answered with wrong string values: only finish
+    and ask_to_user (the last two tools), whose values go unchecked, and answers without strings keep CF."""
+    items = json.loads((data_dir / "rotbench" / "first_turn_clean.json").read_text())
+    for item in items:
+        system = item["conversations"][0]["value"]
+        start = system.find("[")
+        tools = json.loads(system[start:-13])
+        item["conversations"][0]["value"] = system[:start] + json.dumps(tools, indent=2) + system[-13:]
+    data = tmp_path / "indented.json"
+    data.write_text(json.dumps(items))
+    golds = [item["conversations"][-1]["value"][0] for item in items]
+    wrong = [gold.replace('": "', '": "x') for gold in golds]  # every string value changed
+    _, per_item = score(capsys, tmp_path, "rotbench", data, wrong)
+    names = [g[g.find("Action:") + 8 : g.find("Action Input:")].strip() for g in golds]
+    unchecked = [name in ("finish", "ask_to_user") or '": "' not in gold for name, gold in zip(names, golds)]
+    empty = [gold.endswith("Action Input: {}") for gold in golds]
+    assert [line["ts"] for line in per_item] == [not e for e in empty]
+    assert [line["cf"] for line in per_item] == [u and not e for u, e in zip(unchecked, empty)]
+    assert sum(unchecked) > sum(empty) and not all(unchecked)  # both kinds occur
+
+
 def test_score_toolalpaca_first_golden_steps(capsys, tmp_path, data_dir):
     """RoTBench's rules on eval_real: every first golden step scores, except those with an empty Action_Input
     (RoTBench fails every empty input) and four whose Action_Input is not JSON (`"symbols": "symbols": ...` in one

@@ -246,6 +246,16 @@ def test_rotbench_unchecked_names_and_positions():
     assert cf("a", "a", duplicated).cf and cf("b", "b", duplicated).cf
 
 
+def test_rotbench_short_tool_lists_fail_where_the_scorer_raises():
+    """The scorer looks up the last tool before it compares names and the second-to-last before it compares values:
+    with no tools nothing passes; with one, TS and PI can, CF cannot."""
+    text = 'Action: translate\nAction Input: {"text": "hi"}'
+    one = judge(text, Gold([text], [{"name": "translate"}], "rotbench"))
+    assert (one.ts, one.pi, one.cf) == (True, True, False)
+    none = judge(text, Gold([text], [], "rotbench"))
+    assert (none.ts, none.pi, none.cf) == (False, False, False)
+
+
 def test_findings():
     tools = [
         {"name": "get_weather", "parameters": {"properties": {"city": {}, "days": {}, "units": {}}}},

@@ -13,8 +13,10 @@ it (and from then on stays that name for the later answers, as the scorer's loop
 keys. CF: ... and, after dropping the keys whose gold value is the string "None" from both sides, equal dicts under
 Python `==` (so 1 == 1.0 == True); values are not compared when the gold names the last or second-to-last tool of the
 list or is literally "finish" or "ask_to_user". The dropped keys stay dropped for the item's later gold answers.
+The tool list is the JSON from the system prompt's first "[" to its last 13 characters, as the scorer reads it.
 Where the official script would crash (an input that is JSON but not a dict reaching the key check, an empty action,
-a tool list of under two tools), the item fails the checks it could not finish; nothing here raises on model text.
+an empty tool list, or one of one tool reaching the value check), the item fails the checks it could not finish;
+nothing here raises on model text.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ import json
 from typing import Any
 
 UNCHECKED_NAMES = ("finish", "ask_to_user")  # the names whose values CF never compares
+
+
+def tools(system: str) -> list[dict] | None:
+    """An item's tool list as the scorer reads it (`get_config`): JSON from the system prompt's first "[" to its
+    last 13 characters (the prompt ends "\n\nLet's Begin!"); None when that is not a list of named tools."""
+    try:
+        value = json.loads(system[system.find("[") : -13])
+    except (ValueError, RecursionError):
+        return None
+    named = isinstance(value, list) and all(isinstance(tool, dict) and "name" in tool for tool in value)
+    return value if named else None
 
 
 def read(text: str) -> tuple[str, Any]:
@@ -40,7 +53,7 @@ def read(text: str) -> tuple[str, Any]:
 def score(action: str, value: Any, answers: list[tuple[str, dict]], tool_names: list[str]) -> tuple[bool, bool, bool]:
     """(TS, PI, CF) of one read prediction against the item's gold answers [(action, input)], in their order, and the
     names of the item's tool list, in its order (duplicates included)."""
-    if isinstance(value, str) or not value or not action:  # unreadable, a string, empty, or no action
+    if isinstance(value, str) or not value or not action or not tool_names:  # the scorer stops (or crashes) here
         return False, False, False
     last = tool_names[-1] if tool_names else None
     second_last = tool_names[-2] if len(tool_names) > 1 else None
@@ -67,6 +80,8 @@ def score(action: str, value: Any, answers: list[tuple[str, dict]], tool_names: 
             name = gold_name
         if gold_name != name or gold_input.keys() != predicted.keys():
             continue
+        if len(tool_names) < 2:  # the scorer's lookup of the second-to-last tool raises here
+            break
         dropped = [key for key, gold_value in gold_input.items() if gold_value == "None"]
         expected = {key: v for key, v in gold_input.items() if key not in dropped}
         for key in dropped:

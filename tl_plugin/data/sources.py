@@ -210,7 +210,8 @@ def rotbench_item(record: dict) -> tuple[list[dict], list[dict], list[dict]]:
     turns = record["conversations"]
     if len(turns) < 3 or not isinstance(turns[-1].get("value"), list):
         raise Drop("no list of gold answers in the last turn")
-    tools = tools_in_text(turns[0]["value"])
+    # the scorer's reading decides the tool list (its order and last two names matter); other files, ours
+    tools = rotbench.tools(turns[0]["value"]) or tools_in_text(turns[0]["value"])
     if tools is None:
         raise Drop("no JSON tool list in the system prompt")
     gold = [rotbench.read(answer) for answer in turns[-1]["value"] if isinstance(answer, str)]  # as the scorer does
