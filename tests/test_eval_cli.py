@@ -57,6 +57,19 @@ def test_score_rotbench_gold_as_the_official_script_prints_it(capsys, tmp_path, 
     assert failed == [i for i, gold in enumerate(golds) if gold.endswith("Action Input: {}")]
 
 
+def test_score_rotbench_rounds_as_the_official_script(capsys, tmp_path, data_dir):
+    """23 right of 160: RoTBench's evaluate.py prints 14.37 (23 / 160 * 100 is 14.374999...; 100 * 23 / 160 would
+    round to 14.38). Its output on this very file, run by hand."""
+    items = (json.loads((data_dir / "rotbench" / "first_turn_clean.json").read_text()) * 2)[:160]
+    golds = [item["conversations"][-1]["value"][0] for item in items]
+    right = [i for i, gold in enumerate(golds) if not gold.endswith("Action Input: {}")][:23]
+    data = tmp_path / "n160.json"
+    data.write_text(json.dumps(items))
+    predictions = [gold if i in right else "I cannot handle the task." for i, gold in enumerate(golds)]
+    printed, _ = score(capsys, tmp_path, "rotbench", data, predictions)
+    assert "TS: 14.37" in printed and "CF: 14.37" in printed
+
+
 def test_score_rotbench_reads_the_tool_list_as_the_scorer_does(capsys, tmp_path, data_dir):
     """The scorer reads the tools from the system prompt's first "[" to its last 13 characters: a list written
     with other whitespace is the same list. Every gold answer is answered with wrong string values: only finish

@@ -80,6 +80,8 @@ def aggregate(items: list[Item], scores: list[dict[str, Any]]) -> dict[str, dict
 
 
 def _percentages(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each metric in percent, computed as the official scripts do (count / n * 100: the float, and so its last
+    printed digit, depends on the order)."""
     n = len(scores)
     keys = {"accuracy": "valid"} if "valid" in scores[0] else {"TS": "ts", "PI": "pi", "CF": "cf"}
-    return {"n": n, **{name: round(100 * sum(bool(s[key]) for s in scores) / n, 2) for name, key in keys.items()}}
+    return {"n": n, **{name: round(sum(bool(s[key]) for s in scores) / n * 100, 2) for name, key in keys.items()}}
