@@ -8,7 +8,9 @@ An `Item` is one prompt (chat messages whose system message lists the tools), it
 - "bfcl": BFCL's AST checker (tl_plugin.core.bfcl) on Python call lists, gold = the possible answers.
 - "bfcl_exec": BFCL's exec sets, read by BFCL's decoder, then TS/PI/CF with RoTBench's semantics (exact names, keys
   and values; parallel calls in any order) against the ground-truth calls.
-- "irrelevance": BFCL's irrelevance set: right when the output holds no call, as BFCL decides it.
+- "irrelevance": BFCL's irrelevance sets: right when the output holds no call, as BFCL decides it; "relevance"
+  (live_relevance): right when it holds one. BFCL's Java and JavaScript sets are dropped: their checker reads values
+  in those languages, and only Python is scored here.
 - "exact": the built-in tasks of ToolUse-v0, their first gold call, read by our parser (they have no official scorer).
 Every reader goes through tl_plugin.data.sources.convert, so an item that cannot be read is dropped with a reason.
 """
@@ -138,9 +140,11 @@ def _bfcl_item(record: dict, notes: Counter, subset: str, prompt_format: str) ->
     tools = record["function"]
     messages = [{"role": "system", "content": ""}, *record["question"][0]]
     category = subset.removeprefix("BFCL_v3_")
+    if "java" in category:  # java, javascript: BFCL reads their values as Java / JavaScript literals
+        raise Drop(f"BFCL's {category} set is not supported: only its Python sets are scored here")
     item = _with_system_prompt(Item(record["id"], subset, messages, tools, "bfcl", category=category), "python", False)
-    if "irrelevance" in category:
-        return replace(item, kind="irrelevance")
+    if "relevance" in category:  # irrelevance: right without a call; (live_)relevance: right with one
+        return replace(item, kind="irrelevance" if "irrelevance" in category else "relevance")
     if "ground_truth" in record:  # the exec sets: ground-truth calls as Python text
         try:
             calls = [call.as_dict() for text in record["ground_truth"] for call in bfcl.decode(text)]
@@ -168,7 +172,7 @@ def _with_system_prompt(item: Item, prompt_format: str, actions: bool) -> Item:
 def with_noise(item: Item, level: str, seed: int = 0) -> Item:
     """The item with RoTBench-style documentation noise on its tools (tool_server.noise): the tool list the model
     sees and the gold answers are renamed alike. Seeded per item, so a level is the same test on every run."""
-    if level == "clean" or (item.gold is None and item.kind != "irrelevance"):
+    if level == "clean" or (item.gold is None and item.kind not in ("irrelevance", "relevance")):
         return item
     noisy = add_noise(item.tools, level, seed=zlib.crc32(f"{seed}/{item.id}".encode()))
     if "system_prompt" in item.extra:  # a prompt we wrote: write it again for the noisy tools
