@@ -25,7 +25,6 @@ from tl_plugin.eval.backends import (
     OpenAIBackend,
     encode_prompts,
     load_backend,
-    render_prompt,
     split_endpoint,
 )
 
@@ -123,7 +122,7 @@ def test_chat_template_without_tools_support_ignores_tools(checkpoint):
 def test_chat_template_that_knows_tools_gets_them():
     tokenizer = train_tokenizer("bpe")
     tokenizer.chat_template = "{% if tools %}TOOLS {{ tools | tojson }}\n{% endif %}" + tokenizer.chat_template
-    prompt = render_prompt(get_format("chat_template"), CONVERSATIONS[0], tokenizer, [WEATHER_TOOL])
+    prompt = get_format("chat_template").render(CONVERSATIONS[0], tokenizer, tools=[WEATHER_TOOL])
     assert prompt.startswith('TOOLS [{"type": "function", "function": {"name": "get_weather", ')
     assert prompt.endswith(f"<|im_start|>user\n{QUERIES[0]}<|im_end|>\n<|im_start|>assistant\n")
 
@@ -139,7 +138,7 @@ def test_prompts_start_with_exactly_one_bos():
     tokenizer.chat_template = "{{ bos_token }}" + tokenizer.chat_template
     for name in ("react", "python", "chat_template"):
         fmt = get_format(name)
-        (ids,) = encode_prompts(fmt, tokenizer, [render_prompt(fmt, CONVERSATIONS[0], tokenizer)])
+        (ids,) = encode_prompts(fmt, tokenizer, [fmt.render(CONVERSATIONS[0], tokenizer)])
         assert ids[0] == bos and ids.count(bos) == 1, name
 
 

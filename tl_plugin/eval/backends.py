@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tl_plugin.core.formats import PromptFormat, get_format
+from tl_plugin.core.tool_calls import openai_tool
 
 log = logging.getLogger(__name__)
 CPU_BATCH_MAX_TOKENS = 1024  # longer prompts are generated one at a time on a CPU (see HFBackend.generate)
@@ -36,20 +37,6 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to the earliest occurrence of any stop string (the stop string excluded)."""
     cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
     return text[: min(cuts)] if cuts else text
-
-
-def _openai_tools(tools: list[dict]) -> list[dict]:
-    return [{"type": "function", "function": t} for t in tools]
-
-
-def render_prompt(fmt: PromptFormat, messages: list[dict], tokenizer: Any, tools: list[dict] | None = None) -> str:
-    """The prompt text of one conversation. A chat template that knows tools also gets them as `tools=`, as its
-    model saw them in training; one that does not would silently drop them, so it is not given them."""
-    if fmt.layout is None and tools and "tools" in str(tokenizer.chat_template or ""):
-        return tokenizer.apply_chat_template(
-            messages, tools=_openai_tools(tools), tokenize=False, add_generation_prompt=True
-        )
-    return fmt.render(messages, tokenizer, add_generation_prompt=True)
 
 
 def encode_prompts(fmt: PromptFormat, tokenizer: Any, prompts: list[str]) -> list[list[int]]:
@@ -102,7 +89,7 @@ class HFBackend:
         from transformers import GenerationConfig
 
         tools = tools or [None] * len(conversations)
-        prompts = [render_prompt(self.format, m, self.tokenizer, t) for m, t in zip(conversations, tools)]
+        prompts = [self.format.render(m, self.tokenizer, tools=t) for m, t in zip(conversations, tools)]
         ids = encode_prompts(self.format, self.tokenizer, prompts)
         # Longest first: rows of a batch have similar lengths (little padding), and running out of memory shows at once.
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
@@ -148,7 +135,7 @@ class VLLMBackend:
 
     def generate(self, conversations: list[list[dict]], tools: list[list[dict]] | None = None) -> list[str]:
         tools = tools or [None] * len(conversations)
-        prompts = [render_prompt(self.format, m, self.tokenizer, t) for m, t in zip(conversations, tools)]
+        prompts = [self.format.render(m, self.tokenizer, tools=t) for m, t in zip(conversations, tools)]
         inputs = [{"prompt_token_ids": ids} for ids in encode_prompts(self.format, self.tokenizer, prompts)]
         results = self.llm.generate(inputs, self.params)  # in the order of the inputs
         return [cut_at_stop(r.outputs[0].text, self.stop) for r in results]
@@ -212,7 +199,7 @@ class OpenAIBackend:
         if self.stop:
             request["stop"] = list(self.stop)
         if self.format.layout is None and tools:
-            request["tools"] = _openai_tools(tools)
+            request["tools"] = [openai_tool(tool) for tool in tools]
         try:
             response = self.client.chat.completions.create(**request)
             message = response.choices[0].message.model_dump(exclude_none=True)
