@@ -487,14 +487,15 @@ def test_irrelevance_agrees_with_the_official_logic(data_dir):
     assert compared > 10 * len(entries) and 0 < no_call < compared
 
 
-def test_relevance_is_the_opposite_verdict_and_java_is_refused(data_dir, tmp_path):
+def test_relevance_is_the_opposite_verdict_and_other_languages_and_multi_turn_are_refused(data_dir, tmp_path):
     """BFCL's live_relevance entries are right when the output decodes to a call (eval_runner: `success =
-    contain_func_call`); its Java and JavaScript sets, whose values are read in those languages, are not scored."""
+    contain_func_call`). Its Java and JavaScript sets (values read in those languages) and its multi-turn sets are
+    not scored."""
     from tl_plugin.eval.scoring import score_item
     from tl_plugin.eval.suites import load as load_items
 
     lines = (data_dir / "bfcl_v3" / "BFCL_v3_irrelevance.json").read_text().splitlines()[:20]
-    for name in ("live_relevance", "java", "javascript"):
+    for name in ("live_relevance", "java", "javascript", "multi_turn_base"):
         (tmp_path / f"BFCL_v3_{name}.json").write_text("\n".join(lines) + "\n")
     items, report = load_items("bfcl", tmp_path / "BFCL_v3_live_relevance.json")
     assert {item.kind for item in items} == {"relevance"} and report.kept == 20
@@ -513,8 +514,7 @@ def test_relevance_is_the_opposite_verdict_and_java_is_refused(data_dir, tmp_pat
             assert verdict["valid"] == (not official_no_call(text)), text
             assert verdict["error_type"] == (None if verdict["valid"] else "relevance_error:decoder_failed")
     assert compared > 100
-    for name in ("java", "javascript"):
+    for name in ("java", "javascript", "multi_turn_base"):
         items, report = load_items("bfcl", tmp_path / f"BFCL_v3_{name}.json")
-        assert not items and report.dropped == {
-            f"BFCL's {name} set is not supported: only its Python sets are scored here": 20
-        }
+        reason = f"BFCL's {name} set is not supported: only its single-turn Python sets are scored here"
+        assert not items and report.dropped == {reason: 20}

@@ -9,8 +9,8 @@ An `Item` is one prompt (chat messages whose system message lists the tools), it
 - "bfcl_exec": BFCL's exec sets, read by BFCL's decoder, then TS/PI/CF with RoTBench's semantics (exact names, keys
   and values; parallel calls in any order) against the ground-truth calls.
 - "irrelevance": BFCL's irrelevance sets: right when the output holds no call, as BFCL decides it; "relevance"
-  (live_relevance): right when it holds one. BFCL's Java and JavaScript sets are dropped: their checker reads values
-  in those languages, and only Python is scored here.
+  (live_relevance): right when it holds one. Dropped: BFCL's Java and JavaScript sets (their checker reads values in
+  those languages) and its multi_turn sets (their checker runs the calls on stateful APIs).
 - "exact": the built-in tasks of ToolUse-v0, their first gold call, read by our parser (they have no official scorer).
 Every reader goes through tl_plugin.data.sources.convert, so an item that cannot be read is dropped with a reason.
 """
@@ -140,8 +140,10 @@ def _bfcl_item(record: dict, notes: Counter, subset: str, prompt_format: str) ->
     tools = record["function"]
     messages = [{"role": "system", "content": ""}, *record["question"][0]]
     category = subset.removeprefix("BFCL_v3_")
-    if "java" in category:  # java, javascript: BFCL reads their values as Java / JavaScript literals
-        raise Drop(f"BFCL's {category} set is not supported: only its Python sets are scored here")
+    # java, javascript: BFCL reads their values as Java / JavaScript literals; multi_turn: it runs the calls'
+    # effects on stateful APIs, turn by turn. Neither is an AST check of one Python answer.
+    if "java" in category or "multi_turn" in category:
+        raise Drop(f"BFCL's {category} set is not supported: only its single-turn Python sets are scored here")
     item = _with_system_prompt(Item(record["id"], subset, messages, tools, "bfcl", category=category), "python", False)
     if "relevance" in category:  # irrelevance: right without a call; (live_)relevance: right with one
         return replace(item, kind="irrelevance" if "irrelevance" in category else "relevance")
