@@ -55,7 +55,7 @@ def score(action: str, value: Any, answers: list[tuple[str, dict]], tool_names: 
     names of the item's tool list, in its order (duplicates included)."""
     if isinstance(value, str) or not value or not action or not tool_names:  # the scorer stops (or crashes) here
         return False, False, False
-    last = tool_names[-1] if tool_names else None
+    last = tool_names[-1]
     second_last = tool_names[-2] if len(tool_names) > 1 else None
     ts = pi = cf = False
     name = action
