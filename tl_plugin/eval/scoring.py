@@ -3,7 +3,7 @@
 The official reading (the default) is the benchmark's own scorer; the tolerant one is our parser (see
 tl_plugin.core.judge). Results of the two are kept apart: `score_items(..., reading)` scores one reading only.
 Per item: {"index", "ts", "pi", "cf"} for the TS/PI/CF kinds, {"index", "valid", "error_type"} for BFCL's AST and
-irrelevance sets. Aggregates are percentages of the items, as the official scorers print them.
+(ir)relevance sets. Aggregates are percentages of the items, as the official scorers print them.
 """
 
 from __future__ import annotations
