@@ -56,7 +56,6 @@ def score(action: str, value: Any, answers: list[tuple[str, dict]], tool_names: 
     if isinstance(value, str) or not value or not action or not tool_names:  # the scorer stops (or crashes) here
         return False, False, False
     last = tool_names[-1]
-    second_last = tool_names[-2] if len(tool_names) > 1 else None
     ts = pi = cf = False
     name = action
     for gold_name, _ in answers:  # TS
@@ -86,7 +85,7 @@ def score(action: str, value: Any, answers: list[tuple[str, dict]], tool_names: 
         expected = {key: v for key, v in gold_input.items() if key not in dropped}
         for key in dropped:
             del predicted[key]
-        if gold_name in (last, second_last, *UNCHECKED_NAMES) or expected == predicted:
+        if gold_name in (*tool_names[-2:], *UNCHECKED_NAMES) or expected == predicted:  # the last two: unchecked
             cf = True
             break
     return ts, pi, cf

@@ -28,9 +28,9 @@ def score_item(item: Item, prediction: str, reading: str = "official", gold: Gol
     """The per-item scores of one prediction (without "index"). Never raises on model text."""
     if item.kind in ("irrelevance", "relevance"):  # BFCL's two opposite verdicts on whether a call was made
         no_call = bfcl.irrelevance_ok(prediction) if reading == "official" else not parse(prediction).calls
-        if item.kind == "irrelevance":
-            return {"valid": no_call, "error_type": "irrelevance_error:decoder_success" if not no_call else None}
-        return {"valid": not no_call, "error_type": "relevance_error:decoder_failed" if no_call else None}
+        valid = no_call if item.kind == "irrelevance" else not no_call
+        error = "irrelevance_error:decoder_success" if item.kind == "irrelevance" else "relevance_error:decoder_failed"
+        return {"valid": valid, "error_type": None if valid else error}
     if item.gold is None:  # a gold answer the data could not give (see the reader's report)
         return {"ts": False, "pi": False, "cf": False}
     if item.kind == "bfcl" and reading == "official":
